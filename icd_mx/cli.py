@@ -22,8 +22,9 @@ def stage_parser(description, config_required=False):
     """An argparse parser with ``--config FILE`` and trailing ``section.key=value`` overrides."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--config", required=config_required, default=None,
-                        help="YAML config (configs/*.yaml); defaults are the release's")
+    parser.add_argument("--config", required=config_required, default=None, action="append",
+                        help="YAML config (configs/*.yaml); repeat to layer an ablation file on a base; "
+                             "without it, the release's defaults")
     parser.add_argument("overrides", nargs="*", metavar="section.key=value",
                         help="config overrides, e.g. train.lr=0.01 train.gpus=[0,1]")
     return parser

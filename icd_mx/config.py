@@ -231,18 +231,25 @@ def _merge(base, extra):
 
 
 def load_config(path=None, overrides=None):
-    """Load a YAML config (or the defaults when ``path`` is None) and apply overrides."""
+    """Load YAML config(s) and apply overrides.
+
+    ``path`` is None (the defaults), one file, or a list of files merged in order
+    (e.g. the VOC config, then an ablation file that changes one option).
+    """
+    paths = [] if not path else ([path] if isinstance(path, str) else list(path))
     data = {}
-    if path:
-        if not os.path.isfile(path):
-            raise InputError(path, "config file not found")
+    for p in paths:
+        if not os.path.isfile(p):
+            raise InputError(p, "config file not found")
         try:
-            with open(path) as f:
-                data = yaml.safe_load(f) or {}
+            with open(p) as f:
+                data = _merge(data, yaml.safe_load(f) or {})
         except yaml.YAMLError as e:
-            raise InputError(path, f"not valid YAML ({str(e).splitlines()[0]})")
+            raise InputError(p, f"not valid YAML ({str(e).splitlines()[0]})")
+        except AttributeError:
+            raise InputError(p, "a config file must be a mapping of sections")
     data = _merge(data, parse_overrides(overrides))
-    return validate(from_dict(Config, data, where=path or "config"))
+    return validate(from_dict(Config, data, where=paths[-1] if paths else "config"))
 
 
 def save_config(cfg, path):

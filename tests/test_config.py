@@ -56,3 +56,21 @@ def test_missing_and_broken_files(tmp_path):
     bad.write_text("train: [1,\n")
     with pytest.raises(InputError, match="bad.yaml"):
         load_config(str(bad))
+
+
+def test_layered_files(tmp_path):
+    base, abl = tmp_path / "base.yaml", tmp_path / "abl.yaml"
+    base.write_text("name: b\nmodel: {bu_loss: bu, width: 0.5}\n")
+    abl.write_text("name: b_abs\nmodel: {bu_loss: abs}\n")
+    cfg = load_config([str(base), str(abl)])
+    assert (cfg.name, cfg.model.bu_loss, cfg.model.width) == ("b_abs", "abs", 0.5)
+
+
+def test_shipped_configs_load():
+    import glob
+    import os
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs")
+    base = os.path.join(root, "voc_vgg16_icd.yaml")
+    for path in sorted(glob.glob(os.path.join(root, "**", "*.yaml"), recursive=True)):
+        paths = [base, path] if "ablations" in path else [path]
+        load_config(paths)

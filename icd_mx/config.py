@@ -76,6 +76,7 @@ class SuperpixelConfig:
     feature_size: int = 513
     feature_width: float = 1.0
     feature_params: str = ""            # ImageNet VGG16 params (ours, release or 20M)
+    features: str = "vgg"               # vgg (the paper: ImageNet VGG16 conv5_3) | color (CPU demo stand-in)
     workers: int = 2
 
 
@@ -95,6 +96,8 @@ class SeedConfig:
     cam_threshold: float = 0.2          # CAM-baseline seeds
     split: str = "train_aug"
     workers: int = 2
+    variants: typing.List[str] = field(default_factory=list)  # [<kind>:]raw|crf|sal|cam_thr; empty: from crf/saliency
+    crf_confidence: float = 0.5         # seed-label probability of the CRF unary (release)
 
 
 @dataclass
@@ -140,6 +143,7 @@ CHOICES = {
     "train.kvstore": ("device", "local", "dist_sync"),
     "data.on_bad_sample": ("error", "skip"),
     "seeds.score": ("cam", "icd_bu", "icd_bu_sp", "icd_td"),
+    "superpixels.features": ("vgg", "color"),
     "seg.backbone": ("vgg16", "resnet101"),
 }
 

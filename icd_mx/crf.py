@@ -1,0 +1,91 @@
+"""Dense CRF (pydensecrf) for seed refinement and segmentation post-processing.
+
+Seed refinement follows the release (icd-reference.md, "Seeds", CRF refinement):
+21 labels; unary ``-log p`` with ``p = confidence`` on the seed label and
+``(1 - confidence) / 21`` on every label (the release's constant: the spec page rounds it to
+0.025), normalised per pixel, uniform where the seed is 255; Gaussian ``sxy=3,
+compat=3``; bilateral ``sxy=80, srgb=13, compat=10`` on the RGB image; 10 iterations;
+argmax; pixels whose (normalised) max probability is < 0.1 become 255.
+"""
+import numpy as np
+
+NUM_LABELS = 21
+
+
+def seed_unary_probs(seed, num_labels=NUM_LABELS, confidence=0.5, rest=None):
+    """Per-pixel label probabilities built from a seed map (before the log).
+
+    Parameters
+    ----------
+    seed : ndarray
+        HxW uint8 labels (0..num_labels-1, 255 undefined).
+    confidence : float
+        Probability mass put on the seed label before normalisation.
+    rest : float or None
+        Mass on each other label; default ``(1 - confidence) / num_labels`` (release).
+
+    Returns
+    -------
+    ndarray
+        (num_labels, H*W) float32, columns summing to 1.
+    """
+    if rest is None:
+        rest = (1.0 - confidence) / num_labels
+    flat = seed.ravel().astype(np.int64)
+    prob = np.full((num_labels, flat.size), rest, np.float32)
+    valid = flat < num_labels
+    prob[flat[valid], np.flatnonzero(valid)] = confidence
+    prob /= prob.sum(axis=0, keepdims=True)
+    return prob
+
+
+def dense_crf(rgb, probs, iterations=10, gauss_sxy=3, gauss_compat=3, bi_sxy=80, bi_srgb=13, bi_compat=10):
+    """Mean-field dense CRF with a Gaussian and a bilateral kernel.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        HxWx3 uint8 RGB image.
+    probs : ndarray
+        (L, H, W) or (L, H*W) probabilities; the unary is ``-log(max(p, 1e-5))``.
+
+    Returns
+    -------
+    ndarray
+        (L, H, W) float32 posterior, normalised over labels.
+    """
+    import pydensecrf.densecrf as dcrf
+
+    h, w = rgb.shape[:2]
+    n_labels = probs.shape[0]
+    p = np.asarray(probs, np.float32).reshape(n_labels, h * w)
+    unary = np.ascontiguousarray(-np.log(np.maximum(p, 1e-5)), dtype=np.float32)
+    d = dcrf.DenseCRF2D(w, h, n_labels)
+    d.setUnaryEnergy(unary)
+    d.addPairwiseGaussian(sxy=gauss_sxy, compat=gauss_compat)
+    d.addPairwiseBilateral(sxy=bi_sxy, srgb=bi_srgb, rgbim=np.ascontiguousarray(rgb, dtype=np.uint8),
+                           compat=bi_compat)
+    q = np.array(d.inference(iterations), np.float32).reshape(n_labels, h, w)
+    q /= q.sum(axis=0, keepdims=True)
+    return q
+
+
+def crf_refine_seed(rgb, seed, confidence=0.5, min_prob=0.1, iterations=10):
+    """Refine a seed map with the release's CRF; low-confidence pixels -> 255.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        HxWx3 uint8 RGB image.
+    seed : ndarray
+        HxW uint8 seed (0..20, 255).
+
+    Returns
+    -------
+    ndarray
+        HxW uint8 refined seed.
+    """
+    q = dense_crf(rgb, seed_unary_probs(seed, NUM_LABELS, confidence), iterations)
+    out = q.argmax(axis=0).astype(np.uint8)
+    out[q.max(axis=0) < min_prob] = 255
+    return out

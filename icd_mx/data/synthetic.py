@@ -1,0 +1,298 @@
+"""The generated mini-VOC: a small, fair test of weak supervision in the exact VOC layout.
+
+Layout written under ``root`` (the same readers as for VOC2012 load it)::
+
+    JPEGImages/<id>.jpg             RGB JPEG, non-square, sides in [min_side, max_side]
+    Annotations/<id>.xml            VOC XML: size, objects (VOC class names, difficult, truncated, bndbox)
+    SegmentationClass/<id>.png      palette PNG (ids of the ``train`` and ``val`` lists, as in VOC)
+    SegmentationClassAug/<id>.png   gray PNG, every id
+    ImageSets/Segmentation/{train,val,train_aug}.txt
+
+Design (why a classifier trained on it behaves like a CAM on VOC):
+
+- **Backgrounds are cluttered and textured**: a colour gradient plus random stripes,
+  blurred blobs, patches of the objects' *body* textures and pixel noise. Nothing is flat.
+- **Colour carries no class information**: every colour (background layers, object
+  bodies, object heads) is drawn from the same uniform RGB distribution, so colour
+  thresholding cannot separate objects from background or classes from each other.
+- **Each object = a large body + a small head.** The head (about 10-20 % of the object)
+  has a class-specific shape (circle, square, triangle, star, hexagon) and pattern
+  (rings, fine checker, spokes, dots); the (shape, pattern) pair is unique per class.
+  The body has one of three outlines (ellipse, box, trapezoid) and one of four textures
+  (bands, blotches, waves, speckle); classes ``2m`` and ``2m+1`` share the same body, and
+  body textures also occur in the background. The head is therefore the only part that
+  tells a class apart: a CAM classifier fires mostly on heads (the most discriminative
+  part), and recovering whole objects from image labels needs more than a CAM, which is
+  the situation ICD addresses.
+- **Varied layout**: object length 35-80 % of the short side, random orientation and
+  position (objects often touch or cross the border: ``truncated`` 1), 1-2 instances;
+  about a third of the images hold 2-3 classes; overlap between objects is bounded so a
+  labelled object stays visible.
+- **VOC's ignore label**: a band of about 2 px around every object outline is 255, and a
+  few small extra objects are ``difficult`` (label 255 in the masks, ``difficult`` 1 in the
+  XML, so they only count for the image label when nothing else is present).
+
+Generation is deterministic from ``seed`` (one RandomState per image from
+``SeedSequence(seed, spawn_key=(index,))``); a few hundred images take a few seconds.
+"""
+import os
+import time
+
+import cv2
+import numpy as np
+
+from ..io import atomic_path, save_text
+from .voc import CLASSES, IGNORE, write_color_mask, write_mask
+
+HEAD_SHAPES = ("circle", "square", "triangle", "star", "hexagon")
+HEAD_PATTERNS = ("rings", "checker", "spokes", "dots")
+BODY_SHAPES = ("ellipse", "box", "trapezoid")
+BODY_TEXTURES = ("bands", "blotches", "waves", "speckle")
+
+
+def class_design(k):
+    """The parts of class ``k``: ``(head shape, head pattern, body shape, body texture)``.
+
+    Heads are unique per class (shape k mod 5, pattern (k mod 5 + k div 5) mod 4); the
+    body depends on k div 2 only, so two consecutive classes share it.
+    """
+    b = k // 2
+    return (HEAD_SHAPES[k % 5], HEAD_PATTERNS[(k % 5 + k // 5) % 4], BODY_SHAPES[b % 3], BODY_TEXTURES[b % 4])
+
+
+def _colour(rng):
+    return rng.uniform(0, 255, 3)
+
+
+def _polygon(shape, n_circle=28):
+    """Unit outline of a shape, ``(n, 2)`` in local (u, v) coordinates."""
+    if shape in ("circle", "ellipse"):
+        t = np.linspace(0, 2 * np.pi, n_circle, endpoint=False)
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    if shape in ("square", "box"):
+        return np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float) * (0.85 if shape == "square" else 1.0)
+    if shape == "triangle":
+        t = np.array([0, 2, 4]) * np.pi / 3
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    if shape == "star":
+        t = np.arange(10) * np.pi / 5
+        r = np.where(np.arange(10) % 2 == 0, 1.0, 0.45)
+        return np.stack([r * np.cos(t), r * np.sin(t)], 1)
+    if shape == "hexagon":
+        t = np.arange(6) * np.pi / 3
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    if shape == "trapezoid":
+        return np.array([[-1, -0.55], [1, -1], [1, 1], [-1, 0.55]], float)
+    raise ValueError(shape)
+
+
+def _fill(hw, pts):
+    mask = np.zeros(hw, np.uint8)
+    cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
+
+
+def _texture(name, u, v, rng):
+    """A 0..1 pattern over local coordinates ``u, v`` (pixels)."""
+    if name == "rings":
+        return (np.sin(np.hypot(u, v) * 2 * np.pi / rng.uniform(4, 6)) > 0).astype(float)
+    if name == "checker":
+        p = rng.uniform(2.5, 3.5)
+        return ((np.floor(u / p) + np.floor(v / p)) % 2).astype(float)
+    if name == "spokes":
+        return (np.sin(np.arctan2(v, u) * 8) > 0).astype(float)
+    if name == "dots":
+        p = rng.uniform(5, 7)
+        return (np.hypot(u % p - p / 2, v % p - p / 2) < p * 0.28).astype(float)
+    if name == "bands":
+        return (np.sin(u * 2 * np.pi / rng.uniform(9, 14)) > 0).astype(float)
+    if name == "waves":
+        return 0.5 + 0.5 * np.sin((v + 3 * np.sin(u / 4)) * 2 * np.pi / rng.uniform(7, 10))
+    shape = u.shape
+    if name == "blotches":
+        noise = cv2.GaussianBlur(rng.rand(*shape).astype(np.float32), (0, 0), 4)
+        return (noise > np.median(noise)).astype(float)
+    if name == "speckle":
+        return (rng.rand(*shape) > 0.5).astype(float)
+    raise ValueError(name)
+
+
+def _paint(img, region, pattern, c1, c2):
+    t = pattern[region][:, None]
+    img[region] = c1 * (1 - t) + c2 * t
+
+
+def _local(hw, cx, cy, theta):
+    yy, xx = np.mgrid[0:hw[0], 0:hw[1]].astype(float)
+    dx, dy = xx - cx, yy - cy
+    c, s = np.cos(theta), np.sin(theta)
+    return dx * c + dy * s, -dx * s + dy * c
+
+
+def _background(hw, rng):
+    h, w = hw
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    g = (xx * np.cos(a := rng.uniform(0, 2 * np.pi)) + yy * np.sin(a)) / max(h, w)
+    img = _colour(rng) * (1 - g[..., None]) * 0.5 + _colour(rng) * (0.5 + 0.5 * g[..., None])
+    for _ in range(rng.randint(2, 5)):
+        u, v = _local(hw, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, np.pi))
+        kind = rng.choice(3, p=[0.45, 0.4, 0.15])
+        region = (np.abs(u) < rng.uniform(10, 0.6 * w)) & (np.abs(v) < rng.uniform(8, 0.4 * h))
+        if kind == 0:      # stripes, thinner or wider than the body bands
+            period = rng.choice([rng.uniform(4, 7), rng.uniform(16, 24)])
+            _paint(img, region, (np.sin(u * 2 * np.pi / period) > 0).astype(float), _colour(rng), _colour(rng))
+        elif kind == 1:    # a blurred blob
+            blob = np.zeros(hw, np.float32)
+            blob[(u / rng.uniform(8, 40)) ** 2 + (v / rng.uniform(8, 40)) ** 2 < 1] = 1
+            blob = cv2.GaussianBlur(blob, (0, 0), 3)[..., None]
+            img = img * (1 - blob) + _colour(rng) * blob
+        else:              # a patch of a body texture (bodies alone are not object evidence)
+            region &= (u / rng.uniform(6, 18)) ** 2 + (v / rng.uniform(6, 18)) ** 2 < 1
+            tex = BODY_TEXTURES[rng.randint(len(BODY_TEXTURES))]
+            _paint(img, region, _texture(tex, u, v, rng), _colour(rng), _colour(rng))
+    return img
+
+
+def _object(hw, k, rng, scale):
+    """Draw the masks and painter of one object of class ``k``; returns (mask, paint fn)."""
+    head_shape, head_pat, body_shape, body_tex = class_design(k)
+    h, w = hw
+    length = scale * min(h, w)
+    width = length * rng.uniform(0.35, 0.6)
+    cx, cy, theta = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h, rng.uniform(0, 2 * np.pi)
+    c, s = np.cos(theta), np.sin(theta)
+    rot = np.array([[c, s], [-s, c]])
+
+    def place(poly, du, sx, sy):
+        return (poly * [sx, sy] + [du, 0]) @ rot + [cx, cy]
+
+    body = _fill(hw, place(_polygon(body_shape), 0, length / 2, width / 2))
+    r = length * rng.uniform(0.17, 0.22)
+    head_u = length / 2 + 0.5 * r
+    head = _fill(hw, place(_polygon(head_shape), head_u, r, r))
+    u, v = _local(hw, cx, cy, theta)
+    body_pattern = _texture(body_tex, u, v, rng)
+    head_pattern = _texture(head_pat, u - head_u, v, rng)
+    colours = [_colour(rng) for _ in range(4)]
+
+    def paint(img, visible):
+        _paint(img, body & ~head & visible, body_pattern, colours[0], colours[1])
+        _paint(img, head & visible, head_pattern, colours[2], colours[3])
+
+    return body | head, paint
+
+
+def _boundary(mask):
+    kernel = np.ones((3, 3), np.uint8)
+    m = mask.astype(np.uint8)
+    return (cv2.dilate(m, kernel) > 0) & ~(cv2.erode(m, kernel) > 0)
+
+
+def _bbox(mask):
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def render_image(rng, num_classes=20, min_side=120, max_side=200, multi_prob=0.35, difficult_prob=0.08):
+    """One image: ``(rgb uint8 HxWx3, label mask uint8 HxW, objects)``.
+
+    ``objects`` is a list of ``(class index, difficult, truncated, (xmin, ymin, xmax, ymax))``.
+    """
+    hw = (rng.randint(min_side, max_side + 1), rng.randint(min_side, max_side + 1))
+    img = _background(hw, rng)
+    if rng.rand() < multi_prob and num_classes > 1:
+        classes = list(rng.choice(num_classes, 2 + (rng.rand() < 0.25 and num_classes > 2), replace=False))
+    else:
+        classes = [rng.randint(num_classes)] * (1 + (rng.rand() < 0.3))
+    plan = [(int(k), False, rng.uniform(0.35, 0.8)) for k in classes]
+    if rng.rand() < difficult_prob:
+        plan.append((rng.randint(num_classes), True, rng.uniform(0.15, 0.22)))
+    mask = np.zeros(hw, np.uint8)
+    union = np.zeros(hw, bool)
+    objects, shapes = [], []
+    for k, difficult, scale in plan:
+        for _ in range(10):   # bound the overlap so every labelled object stays visible
+            shape, paint = _object(hw, k, rng, scale)
+            if shape.any() and (shape & union).sum() < 0.25 * shape.sum():
+                break
+        else:
+            continue
+        paint(img, shape)
+        mask[shape] = IGNORE if difficult else k + 1
+        union |= shape
+        shapes.append(shape)
+        truncated = bool(shape[0].any() or shape[-1].any() or shape[:, 0].any() or shape[:, -1].any())
+        objects.append((k, difficult, truncated, _bbox(shape)))
+    for shape in shapes:
+        mask[_boundary(shape)] = IGNORE   # VOC's ~2 px void band around each outline
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.6) + rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), mask, objects
+
+
+def voc_xml(id_, hw, objects):
+    """The ``Annotations`` XML text of one image."""
+    objs = "".join(
+        f"  <object>\n    <name>{CLASSES[k]}</name>\n    <pose>Unspecified</pose>\n"
+        f"    <truncated>{int(t)}</truncated>\n    <difficult>{int(d)}</difficult>\n"
+        f"    <bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox>\n"
+        f"  </object>\n" for k, d, t, b in objects)
+    return (f"<annotation>\n  <folder>VOC2012</folder>\n  <filename>{id_}.jpg</filename>\n"
+            f"  <size><width>{hw[1]}</width><height>{hw[0]}</height><depth>3</depth></size>\n"
+            f"  <segmented>1</segmented>\n{objs}</annotation>\n")
+
+
+def make_minivoc(root, n_train=240, n_val=60, seed=0, num_classes=20, min_side=120, max_side=200,
+                 progress=False):
+    """Write the generated mini-VOC under ``root`` (see the module docstring).
+
+    Parameters
+    ----------
+    root : str
+        Output dataset root (created).
+    n_train, n_val : int
+        Number of ``train_aug`` and ``val`` images; ``train`` is the first half of ``train_aug``.
+    seed : int
+        Everything is a function of it.
+    num_classes : int
+        Use the first ``num_classes`` VOC classes (1..20); XML names stay VOC names.
+    min_side, max_side : int
+        Range of the image height and width (drawn independently).
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    dict
+        ``images``, ``seconds``, ``class_images`` (per class name), ``multi_class``, ``difficult``.
+    """
+    if not 1 <= num_classes <= len(CLASSES):
+        raise ValueError(f"num_classes must be in 1..{len(CLASSES)}")
+    start = time.time()
+    ids = [f"syn_{i:06d}" for i in range(n_train + n_val)]
+    train_aug, val = ids[:n_train], ids[n_train:]
+    train = train_aug[: (n_train + 1) // 2]
+    with_palette = set(train) | set(val)
+    stats = {"class_images": dict.fromkeys(CLASSES[:num_classes], 0), "multi_class": 0, "difficult": 0}
+    items = enumerate(ids)
+    if progress:
+        from tqdm import tqdm
+
+        items = tqdm(items, total=len(ids), desc="mini-VOC")
+    for i, id_ in items:
+        rng = np.random.RandomState(np.random.SeedSequence(seed, spawn_key=(i,)).generate_state(4))
+        img, mask, objects = render_image(rng, num_classes, min_side, max_side)
+        with atomic_path(os.path.join(root, "JPEGImages", id_ + ".jpg")) as tmp:
+            cv2.imwrite(tmp, img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+        save_text(os.path.join(root, "Annotations", id_ + ".xml"), voc_xml(id_, mask.shape, objects))
+        write_mask(os.path.join(root, "SegmentationClassAug", id_ + ".png"), mask)
+        if id_ in with_palette:
+            write_color_mask(os.path.join(root, "SegmentationClass", id_ + ".png"), mask)
+        present = {k for k, d, _, _ in objects if not d}
+        stats["multi_class"] += len(present) > 1
+        stats["difficult"] += sum(d for _, d, _, _ in objects)
+        for k in present:
+            stats["class_images"][CLASSES[k]] += 1
+    for name, lst in (("train", train), ("val", val), ("train_aug", train_aug)):
+        save_text(os.path.join(root, "ImageSets", "Segmentation", name + ".txt"), "".join(x + "\n" for x in lst))
+    stats.update(images=len(ids), seconds=round(time.time() - start, 2))
+    return stats

@@ -1,0 +1,101 @@
+"""Joint image / superpixel transforms of the ICD stage.
+
+icd-reference.md, "Training augmentation (ICD stage)": random scale from a set
+(bilinear image, nearest superpixels), horizontal flip with p = 0.5, padding at the
+bottom/right to the crop size (image 127, superpixels a new id), a random crop, and
+per-sample re-indexing of the superpixel ids. Inference pads to 513 with the image at
+the top-left and keeps the original size.
+
+All randomness comes from an explicit ``numpy.random.RandomState``; the draws are, in
+order: scale index, flip, crop top, crop left.
+"""
+import cv2
+import numpy as np
+
+PAD_VALUE = 127.0
+
+
+def reindex(sp):
+    """Map the ids of ``sp`` to ``0..K-1`` in increasing order of the old ids (int32)."""
+    _, inverse = np.unique(sp, return_inverse=True)
+    return inverse.reshape(sp.shape).astype(np.int32)
+
+
+def pad_bottom_right(img, sp, height, width):
+    """Pad ``img`` (HxWx3) with 127 and ``sp`` (HxW) with a new id (max + 1) to at least
+    ``height x width``; the content stays at the top-left."""
+    h, w = sp.shape
+    ph, pw = max(height - h, 0), max(width - w, 0)
+    if ph == 0 and pw == 0:
+        return img, sp
+    img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="constant", constant_values=PAD_VALUE)
+    sp = np.pad(sp, ((0, ph), (0, pw)), mode="constant", constant_values=int(sp.max()) + 1)
+    return img, sp
+
+
+def _to_chw(img):
+    return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
+
+
+def train_transform(img, sp, rng, crop_size=321, scales=(0.5, 0.75, 1.0, 1.25, 1.5)):
+    """The release's training augmentation.
+
+    Parameters
+    ----------
+    img : ndarray
+        ``HxWx3`` RGB image (uint8 or float), values 0..255.
+    sp : ndarray
+        ``HxW`` integer superpixel ids, aligned with ``img``.
+    rng : numpy.random.RandomState
+        Source of all random draws.
+    crop_size : int
+        Side ``C`` of the square crop.
+    scales : sequence of float
+        Scale set; one is drawn uniformly.
+
+    Returns
+    -------
+    img : ndarray
+        ``(3, C, C) float32`` RGB 0..255, padding 127.
+    sp : ndarray
+        ``(C, C) int32`` ids re-indexed to ``0..K-1``; padding is one id of its own.
+    """
+    if img.shape[:2] != sp.shape:
+        raise ValueError(f"image {img.shape[:2]} and superpixels {sp.shape} differ in size")
+    img = np.asarray(img, dtype=np.float32)
+    sp = np.asarray(sp, dtype=np.int32)
+    scale = float(scales[rng.randint(len(scales))])
+    if scale != 1.0:
+        # fx/fy as the release calls cv2.resize: output size round(w * s) x round(h * s)
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        sp = cv2.resize(sp, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    if rng.rand() < 0.5:
+        img, sp = img[:, ::-1], sp[:, ::-1]
+    img, sp = pad_bottom_right(img, sp, crop_size, crop_size)
+    h, w = sp.shape
+    top = rng.randint(h - crop_size + 1)
+    left = rng.randint(w - crop_size + 1)
+    img = img[top:top + crop_size, left:left + crop_size]
+    sp = sp[top:top + crop_size, left:left + crop_size]
+    return _to_chw(img), reindex(sp)
+
+
+def infer_transform(img, sp, size=513):
+    """Inference input: pad bottom/right to ``size x size`` (icd-reference.md, "Training
+    augmentation": inference), no scaling, the image at the top-left.
+
+    Superpixel ids are re-indexed to ``0..K-1`` and the padding gets id ``K``.
+
+    Returns
+    -------
+    img : ndarray ``(3, size, size) float32``
+    sp : ndarray ``(size, size) int32``
+    hw : tuple ``(h, w)`` of the original image
+    """
+    h, w = sp.shape
+    if img.shape[:2] != (h, w):
+        raise ValueError(f"image {img.shape[:2]} and superpixels {sp.shape} differ in size")
+    if h > size or w > size:
+        raise ValueError(f"image {h}x{w} is larger than the inference size {size}")
+    img, sp = pad_bottom_right(np.asarray(img, np.float32), reindex(sp), size, size)
+    return _to_chw(img), sp.astype(np.int32), (h, w)

@@ -1,0 +1,256 @@
+"""The ICD network: dilated VGG16 + CAM branch + bottom-up (BU) + top-down (TD) heads.
+
+icd-reference.md "Network". Parameter names (under the block prefix) are the
+release's: ``conv1_1..conv5_3``, ``fc6/fc7/fc8``, ``feat_bn``, ``icd_bu_weight``,
+``icd_accum_resign_moving_mean`` (the sign-flip state), ``fc6_ft/fc7_ft``, ``conv_ft``.
+
+Training: :meth:`ICDNet.forward_train` (imperative glue around hybridizable children,
+one Python operator for the sign-flip update). Inference and export: calling the
+block, ``net(img, sp, label) -> (cam, icd_bu, icd_bu_sp, icd_td)`` (``(cam,)`` in
+``cam`` mode), native ops only.
+"""
+import mxnet as mx
+from mxnet import autograd
+from mxnet.gluon import nn
+
+from .losses import bu_loss, cam_loss, td_loss, td_warmup_weight
+from .refine import refine
+from .signflip import sign_from_state, signflip_stats, signflip_update
+from .vgg import DilatedVGG16, scaled
+
+NUM_CLASSES = 20
+NEW_LAYER_INIT = mx.init.Normal(0.01)  # icd-reference.md "Optimisation": new layers N(0, 0.01)
+
+
+def _conv(channels, kernel, in_channels, name, new=False, lr_mult=1.0, use_bias=True):
+    conv = nn.Conv2D(channels, kernel, padding=kernel // 2, in_channels=in_channels, use_bias=use_bias,
+                     weight_initializer=NEW_LAYER_INIT if new else None, prefix=name + "_")
+    conv.weight.lr_mult = lr_mult
+    if use_bias:
+        conv.bias.lr_mult = lr_mult
+        conv.bias.wd_mult = 0.0  # only *_weight decays (mxnet-notes.md, Module's rule)
+    return conv
+
+
+def default_reduce(arrays):
+    """Sum per-context NDArrays onto the first one's context (single worker)."""
+    total = arrays[0].copy()
+    for a in arrays[1:]:
+        total += a.as_in_context(total.context)
+    return total
+
+
+class BottomUp(nn.HybridBlock):
+    """Directional vectors W (C x F), rows L2-normalised before use; S_hat = 1x1 conv, no bias."""
+
+    def __init__(self, in_channels, num_classes=NUM_CLASSES, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        with self.name_scope():
+            self.weight = self.params.get("weight", shape=(num_classes, in_channels), init=NEW_LAYER_INIT)
+
+    def hybrid_forward(self, F, feat, weight):
+        w = F.L2Normalization(weight, mode="instance")
+        w = F.reshape(w, (0, 0, 1, 1))
+        return F.Convolution(feat, w, kernel=(1, 1), num_filter=self.num_classes, no_bias=True)
+
+
+class ICDNet(nn.HybridBlock):
+    """ICD (or the CAM-only baseline when ``model_cfg.mode == "cam"``).
+
+    Parameters
+    ----------
+    model_cfg : icd_mx.config.ModelConfig
+        ``mode, width, bu_feature, bu_loss, td_structure, bn_beta, grad_scale,
+        signflip_momentum, td_threshold, td_warmup_epochs, max_superpixels, dropout``.
+    """
+
+    def __init__(self, model_cfg, **kwargs):
+        super().__init__(**kwargs)
+        self.cfg = cfg = model_cfg
+        self.icd = cfg.mode == "icd"
+        w = cfg.width
+        with self.name_scope():
+            self.backbone = DilatedVGG16(width=w, prefix="")
+            ch = dict(self.backbone.channels)
+            ch["fc6"] = ch["fc7"] = scaled(1024, w)
+            self.ch = ch
+            self.fc6 = _conv(ch["fc6"], 3, ch["conv5"], "fc6")
+            self.fc7 = _conv(ch["fc7"], 1, ch["fc6"], "fc7")
+            self.fc8 = _conv(NUM_CLASSES, 1, ch["fc7"], "fc8", new=True, lr_mult=10.0)
+            self.drop6 = nn.Dropout(cfg.dropout)
+            self.drop7 = nn.Dropout(cfg.dropout)
+            if not self.icd:
+                return
+            bu_ch = {"conv4": ch["conv4"], "conv5": ch["conv5"], "fc6": ch["fc6"],
+                     "concat": ch["conv4"] + ch["conv5"] + ch["fc6"]}[cfg.bu_feature]
+            self.feat_bn = self._bn(bu_ch, "feat_bn")
+            if cfg.bu_feature != "conv5":
+                self.td_bn = self._bn(ch["conv5"], "td_bn")  # TD always reads BN'd conv5
+            self.icd_bu = BottomUp(bu_ch, prefix="icd_bu_")
+            self.signflip_state = self.params.get("icd_accum_resign_moving_mean", shape=(NUM_CLASSES, 2),
+                                                  init="zeros", grad_req="null", differentiable=False)
+            s = cfg.td_structure
+            if s in ("b", "c"):
+                self.fc6_ft = _conv(ch["fc6"], 3, ch["conv5"], "fc6_ft", new=True)
+                self.fc7_ft = _conv(ch["fc7"], 1, ch["fc6"], "fc7_ft", new=True)
+            td_ch = {"a": ch["conv5"], "b": ch["fc7"]}.get(s, ch["conv5"] + ch["fc6"] + ch["fc7"])
+            self.conv_ft = _conv(NUM_CLASSES, 1, td_ch, "conv_ft", new=True, lr_mult=10.0, use_bias=False)
+
+    def _bn(self, channels, name):
+        """BatchNorm, gamma fixed at 1, eps 1e-5, momentum 0.9, beta learnable or 0 (model.bn_beta)."""
+        bn = nn.BatchNorm(momentum=0.9, epsilon=1e-5, scale=False, center=self.cfg.bn_beta == "learn",
+                          in_channels=channels, prefix=name + "_")
+        bn.beta.wd_mult = 0.0
+        return bn
+
+    # ---- initialisation -------------------------------------------------
+    def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
+        """Initialise (``init`` defaults to Xavier for the backbone, N(0, 0.01) for new layers),
+        then copy fc6/fc7 into fc6_ft/fc7_ft (icd-reference.md "Network", TD)."""
+        super().initialize(init or mx.init.Xavier(), ctx=ctx, verbose=verbose, force_reinit=force_reinit)
+        self.copy_ft_from_cam()
+
+    def copy_ft_from_cam(self):
+        """fc6_ft/fc7_ft := fc6/fc7 (no-op without those layers)."""
+        if not self.icd or self.cfg.td_structure not in ("b", "c"):
+            return
+        for src, dst in ((self.fc6, self.fc6_ft), (self.fc7, self.fc7_ft)):
+            dst.weight.set_data(src.weight.data())
+            dst.bias.set_data(src.bias.data())
+
+    # ---- shared pieces (F = mx.nd or mx.sym) -----------------------------
+    def _cam_branch(self, F, pool5):
+        fc6 = F.relu(self.fc6(pool5))
+        fc7 = F.relu(self.fc7(self.drop6(fc6)))
+        return fc6, self.fc8(self.drop7(fc7))
+
+    def _bu_input(self, F, conv4, conv5, fc6):
+        src = self.cfg.bu_feature
+        if src == "concat":
+            return F.concat(conv4, conv5, fc6, dim=1)
+        return {"conv4": conv4, "conv5": conv5, "fc6": fc6}[src]
+
+    def _td_score(self, F, feat_bn, conv5):
+        """S'' from BN'd conv5 by TD structure a/b/c/d (paper Table 6)."""
+        x = feat_bn if self.cfg.bu_feature == "conv5" else self.td_bn(conv5)
+        s = self.cfg.td_structure
+        if s == "a":
+            return self.conv_ft(x)
+        l6, l7 = (self.fc6, self.fc7) if s == "d" else (self.fc6_ft, self.fc7_ft)
+        f6 = F.relu(l6(x))
+        f7 = F.relu(l7(f6))
+        return self.conv_ft(f7 if s == "b" else F.concat(x, f6, f7, dim=1))
+
+    # ---- inference / export graph ---------------------------------------
+    def hybrid_forward(self, F, img, sp, label, signflip_state=None):
+        conv4, conv5, pool5 = self.backbone(img)
+        fc6, cam = self._cam_branch(F, pool5)
+        if not self.icd:
+            return (cam,)
+        feat = self.feat_bn(self._bu_input(F, conv4, conv5, fc6))
+        sign = F.reshape(sign_from_state(F, signflip_state), (1, -1, 1, 1))
+        s_bu = F.broadcast_mul(self.icd_bu(feat), sign)
+        s_sp = refine(F, s_bu, label, sp, self.cfg.max_superpixels, NUM_CLASSES)
+        return cam, s_bu, s_sp, self._td_score(F, feat, conv5)
+
+    def infer(self, img, sp, label=None):
+        """Score maps at stride 8: dict ``cam`` (and ``icd_bu, icd_bu_sp, icd_td``), each (N, 20, h, w).
+
+        ``label`` (N, 20) selects the present classes for the superpixel refinement
+        (as the release does); ``None`` treats every class as present.
+        """
+        if label is None:
+            label = mx.nd.ones((img.shape[0], NUM_CLASSES), ctx=img.context)
+        with autograd.predict_mode():
+            outs = self(img, sp, label)
+        return dict(zip(("cam", "icd_bu", "icd_bu_sp", "icd_td"), outs))
+
+    # ---- training --------------------------------------------------------
+    def forward_train(self, ctx_batches, step):
+        """One training forward over all contexts (call inside ``autograd.record()``).
+
+        Parameters
+        ----------
+        ctx_batches : list of (img (N,3,H,W), sp (N,H,W), label (N,20)) per context
+        step : object with ``epoch, iteration, iters_per_epoch`` and ``reduce(list) -> NDArray``
+            (sum over contexts and workers; :func:`default_reduce` if absent).
+
+        Returns
+        -------
+        losses : list of scalar NDArray, one per context: the SUM over the context's
+            images of the per-image loss L_cam + L_bu + w_td * L_td, so that
+            ``Trainer.step(global_batch)`` yields the reference's batch-mean gradient.
+        metrics : dict name -> scalar NDArray (means over this worker's images).
+        """
+        parts = [self._stage1(F_nd, img, label) for img, sp, label in ctx_batches]
+        if self.icd:
+            reduce = getattr(step, "reduce", None) or default_reduce
+            stats = reduce([p["stats"] for p in parts])
+            sign = signflip_update(stats, self.signflip_state, self.cfg.signflip_momentum)
+            w_td = td_warmup_weight(step.iteration, step.iters_per_epoch, self.cfg.td_warmup_epochs)
+            for p, (img, sp, label) in zip(parts, ctx_batches):
+                self._stage2(p, sign.as_in_context(img.context), sp, label, w_td)
+        losses = [p["loss"] for p in parts]
+        return losses, self._metrics(parts, sum(b[0].shape[0] for b in ctx_batches))
+
+    def _stage1(self, F, img, label):
+        conv4, conv5, pool5 = self.backbone(img)
+        fc6, cam = self._cam_branch(F, pool5)
+        logits = F.mean(cam, axis=(2, 3))
+        l_cam = cam_loss(F, logits, label)
+        p = {"loss_cam": l_cam, "logits": logits, "label": label, "loss": F.sum(l_cam)}
+        if self.icd:
+            feat = self.feat_bn(self._bu_input(F, conv4, conv5, fc6))
+            s_hat = self.icd_bu(F.stop_gradient(feat))  # L_bu trains W only
+            with autograd.pause(train_mode=True):
+                stats = signflip_stats(F, cam, s_hat, label)
+            p.update(feat=feat, conv5=conv5, s_hat=s_hat, stats=stats)
+        return p
+
+    def _stage2(self, p, sign, sp, label, w_td):
+        F = F_nd
+        cfg = self.cfg
+        l_bu = bu_loss(F, p["s_hat"], label, cfg.grad_scale, cfg.bu_loss, sign)
+        with autograd.pause(train_mode=True):
+            s_bu = F.broadcast_mul(p["s_hat"], F.reshape(sign, (1, -1, 1, 1)))
+            s_sp = refine(F, s_bu, label, sp, cfg.max_superpixels, NUM_CLASSES)
+        l_td = td_loss(F, self._td_score(F, p["feat"], p["conv5"]), s_sp, label, cfg.td_threshold)
+        p.update(loss_bu=l_bu, loss_td=l_td, w_td=w_td)
+        p["loss"] = p["loss"] + F.sum(l_bu) + w_td * F.sum(l_td)
+
+    def _metrics(self, parts, n_images):
+        ctx = parts[0]["loss"].context
+        out = {}
+
+        def total(fn):
+            return mx.nd.add_n(*[fn(p).as_in_context(ctx) for p in parts])
+
+        names = ["loss_cam"] + (["loss_bu", "loss_td"] if self.icd else [])
+        with autograd.pause():
+            for name in names:
+                out[name] = total(lambda p: p[name].detach().sum()) / n_images
+            out["acc"] = total(lambda p: ((p["logits"].detach() > 0) == p["label"]).mean(axis=1).sum()) / n_images
+            if self.icd:
+                out["bu_min"] = mx.nd.concat(*[p["s_hat"].detach().min().as_in_context(ctx) for p in parts],
+                                             dim=0).min()
+                out["bu_max"] = mx.nd.concat(*[p["s_hat"].detach().max().as_in_context(ctx) for p in parts],
+                                             dim=0).max()
+                out["td_weight"] = mx.nd.array([parts[0]["w_td"]], ctx=ctx)
+                out["loss"] = total(lambda p: p["loss"].detach()) / n_images
+        if "loss" not in out:
+            out["loss"] = out["loss_cam"]
+        return out
+
+
+F_nd = mx.nd
+
+
+def build_icdnet(model_cfg, ctx=None, **kwargs):
+    """An initialised :class:`ICDNet` on ``ctx`` (a context or a list)."""
+    net = ICDNet(model_cfg, **kwargs)
+    net.initialize(ctx=ctx)
+    return net
+
+
+__all__ = ["ICDNet", "BottomUp", "build_icdnet", "default_reduce", "td_warmup_weight"]

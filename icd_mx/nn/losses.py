@@ -1,0 +1,96 @@
+"""ICD losses as functions of ``F`` (``mx.nd`` or ``mx.sym``), native ops only.
+
+Every loss returns a **per-image** value of shape ``(N,)``. The training step sums
+them over the images of a context, the engine back-propagates the sums and
+``Trainer.step(global_batch)`` divides by the global batch, so the gradient equals
+the reference's mean over the batch (icd-reference.md "Optimisation": gradients
+are averaged over the global batch). For L_bu the reference normalises by N*H*W
+with N the whole batch: per image that is ``1/(H*W)``, and the division by N is the
+trainer's.
+"""
+import math
+
+
+def sigmoid_ce(F, x, t):
+    """Element-wise sigmoid cross-entropy ``-t log s(x) - (1-t) log(1-s(x))``, stable."""
+    return F.relu(x) - x * t + F.Activation(-F.abs(x), act_type="softrelu")
+
+
+def cam_loss(F, logits, label):
+    """Multi-label sigmoid CE summed over classes, per image (icd-reference.md "Network", CAM).
+
+    ``logits``: (N, C) = global average of fc8; ``label``: (N, C) in {0, 1}.
+    """
+    return F.sum(sigmoid_ce(F, logits, label), axis=1)
+
+
+def single_class_mask(F, label):
+    """(N, C) label rows of images with exactly one class, zero rows otherwise."""
+    n_cls = F.sum(label, axis=1, keepdims=True)
+    return F.broadcast_mul(label, n_cls == 1)
+
+
+def bu_loss(F, s_hat, label, grad_scale=10.0, kind="bu", sign=None):
+    """Bottom-up loss per image (icd-reference.md "Network", BU and "Variants").
+
+    ``bu``:  -(grad_scale/2) / (H*W) * sum_{k,c} y_c * S_hat_kc^2
+    ``abs``: -(grad_scale/2) / (H*W) * sum_{k,c} y_c * |S_hat_kc|
+    ``sig``: grad_scale/2 / (H*W) * sum_{k,c} y_c * CE(S_kc, S_kc > 0) with
+    S = S_hat * sign (online pseudo-labels from the sign-flipped score; the
+    reference gives only "online pseudo-labels + sigmoid loss", this is our reading).
+    Only single-class images count; ``s_hat`` must already be cut from the
+    features (BlockGrad) so the loss trains W only.
+    """
+    y = F.expand_dims(F.expand_dims(single_class_mask(F, label), axis=2), axis=3)
+    if kind == "bu":
+        per_pixel = -F.square(s_hat)
+    elif kind == "abs":
+        per_pixel = -F.abs(s_hat)
+    elif kind == "sig":
+        s = F.broadcast_mul(s_hat, F.reshape(sign, (1, -1, 1, 1)))
+        per_pixel = sigmoid_ce(F, s, F.stop_gradient(s > 0))
+    else:
+        raise ValueError(f"unknown BU loss {kind!r}")
+    per_map = F.mean(F.broadcast_mul(per_pixel, y), axis=(2, 3))  # sum over pixels / (H*W)
+    return F.sum(per_map, axis=1) * (grad_scale / 2.0)
+
+
+def normalise_signed(F, s, eps=1e-5):
+    """Map a score to [-1, 1]: positive part / per-map max, negative part / per-map |min|.
+
+    icd-reference.md "Network", TD target (clamps 1e-5).
+    """
+    pos = F.relu(s)
+    neg = F.relu(-s)
+    pmax = F.maximum(F.max(pos, axis=(2, 3), keepdims=True), eps)
+    nmax = F.maximum(F.max(neg, axis=(2, 3), keepdims=True), eps)
+    return F.broadcast_div(pos, pmax) - F.broadcast_div(neg, nmax)
+
+
+def td_loss(F, s_td, s_refined, label, threshold=0.2):
+    """Top-down loss per image, before the warm-up weight (icd-reference.md "Network", TD).
+
+    Target from the refined BU score S': v = normalise_signed(S'), pixels with
+    |v| > threshold count, target = v > 0. Sigmoid CE of S'' for present classes,
+    summed over pixels / (H*W), summed over classes.
+    """
+    v = F.stop_gradient(normalise_signed(F, s_refined))
+    mask = F.abs(v) > threshold
+    target = v > 0
+    ce = sigmoid_ce(F, s_td, target) * mask
+    per_map = F.mean(ce, axis=(2, 3))
+    return F.sum(per_map * label, axis=1)
+
+
+def td_warmup_weight(iteration, iters_per_epoch, warmup_epochs=2.0):
+    """Warm-up weight exp(-10 t/T) of L_td; t counts down from T to 0.
+
+    T = warmup_epochs * iters_per_epoch, t = max(T - iteration, 0), so the weight
+    rises from exp(-10) ~ 4.5e-5 at iteration 0 to 1 at iteration T
+    (icd-reference.md "Network", TD).
+    """
+    total = float(warmup_epochs) * float(iters_per_epoch)
+    if total <= 0:
+        return 1.0
+    t = max(total - float(iteration), 0.0)
+    return math.exp(-10.0 * t / total)

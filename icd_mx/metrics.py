@@ -1,0 +1,206 @@
+"""Evaluation (icd-reference.md, "Evaluation"): mIoU, the Table 2 threshold sweep and
+the Table 1 pixel-level mAP of score maps.
+
+mIoU is the release's: a 21x21 confusion matrix summed over all images (int64 here;
+the release accumulated in float32), pixels whose ground truth or prediction is >= 21
+ignored, ``IoU_c = TP / (TP + FP + FN)`` (0 for a class never seen), mean over 21.
+
+"Score" in the sweep and the mAP is the score map normalised per class map to [-1, 1]
+(positive part / max, negative part / |min|, the TD-target normalisation;
+:func:`icd_mx.seeds.normalise_scores`), so that CAM and ICD maps are comparable.
+"""
+import numpy as np
+
+from .seeds import normalise_scores, threshold_seed
+
+NUM = 21
+SWEEP_T = (0.0, 0.1, 0.3, 0.5)
+
+
+def confusion(gt, pred, n=NUM):
+    """``(n, n)`` int64 confusion (rows ground truth, columns prediction)."""
+    gt = np.asarray(gt).astype(np.int64).ravel()
+    pred = np.asarray(pred).astype(np.int64).ravel()
+    valid = (gt < n) & (pred < n) & (gt >= 0) & (pred >= 0)
+    return np.bincount(gt[valid] * n + pred[valid], minlength=n * n).reshape(n, n)
+
+
+def iou_from_confusion(conf):
+    """Per-class IoU ``TP / (TP + FP + FN)``; 0 where the denominator is 0."""
+    conf = np.asarray(conf, np.float64)
+    tp = np.diag(conf)
+    den = conf.sum(axis=0) + conf.sum(axis=1) - tp
+    return np.where(den > 0, tp / np.maximum(den, 1), 0.0)
+
+
+class SegmentationIoU:
+    """Stateful mIoU (gluoncv style ``update`` / ``get`` / ``reset``).
+
+    Parameters
+    ----------
+    n : int
+        Number of labels (21: background + 20 classes); values >= n are ignored.
+    """
+
+    def __init__(self, n=NUM):
+        self.n = n
+        self.reset()
+
+    def reset(self):
+        """Zero the confusion matrix."""
+        self.conf = np.zeros((self.n, self.n), np.int64)
+
+    def update(self, labels, preds):
+        """Add ground truth / prediction label maps (arrays or lists of arrays)."""
+        if isinstance(labels, np.ndarray) and isinstance(preds, np.ndarray):
+            labels, preds = [labels], [preds]
+        for gt, pred in zip(labels, preds):
+            if np.shape(gt) != np.shape(pred):
+                raise ValueError(f"shapes differ: {np.shape(gt)} vs {np.shape(pred)}")
+            self.conf += confusion(gt, pred, self.n)
+
+    def per_class(self):
+        """``(n,)`` IoU per label."""
+        return iou_from_confusion(self.conf)
+
+    def get(self):
+        """``(pixel accuracy, mIoU)`` over valid pixels."""
+        total = self.conf.sum()
+        acc = float(np.trace(self.conf) / total) if total else 0.0
+        return acc, float(self.per_class().mean())
+
+
+class ThresholdSweep:
+    """Paper Table 2: seeds at ``score > T`` (fg) / ``score < -T`` (bg), rest unlabelled.
+
+    Per T: mIoU over labelled pixels (:class:`SegmentationIoU`) and recall = labelled
+    share of valid (ground truth < 21) pixels. Seeds from :func:`icd_mx.seeds.threshold_seed`.
+    """
+
+    def __init__(self, thresholds=SWEEP_T):
+        self.thresholds = tuple(thresholds)
+        self.reset()
+
+    def reset(self):
+        self.ious = {t: SegmentationIoU() for t in self.thresholds}
+        self.labelled = {t: 0 for t in self.thresholds}
+        self.valid = 0
+
+    def update(self, scores, labels, gt):
+        """One image: resized scores ``(n, h, w)``, present classes, ground truth ``(h, w)``."""
+        valid = gt < NUM
+        self.valid += int(valid.sum())
+        for t in self.thresholds:
+            seed = threshold_seed(scores, labels, t)
+            self.ious[t].update(gt, seed)
+            self.labelled[t] += int(((seed < NUM) & valid).sum())
+
+    def get(self):
+        """``{T: {"miou": %, "recall": %}}`` (percentages)."""
+        return {t: {"miou": 100 * self.ious[t].get()[1],
+                    "recall": 100 * self.labelled[t] / max(self.valid, 1)} for t in self.thresholds}
+
+
+def average_precision(scores, positives):
+    """Exact AP: sum over unique score thresholds (descending) of precision x recall step.
+
+    Tied scores form one step (as sklearn's ``average_precision_score``). Returns nan
+    without positives.
+    """
+    scores = np.asarray(scores, np.float64).ravel()
+    positives = np.asarray(positives, bool).ravel()
+    if not positives.any():
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    s, p = scores[order], positives[order]
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]  # end of each tie group
+    tp = np.cumsum(p)[last].astype(np.float64)
+    cnt = (last + 1).astype(np.float64)
+    recall_steps = np.diff(np.r_[0.0, tp]) / tp[-1]
+    return float(np.sum(recall_steps * tp / cnt))
+
+
+def binned_ap(pos_counts, neg_counts):
+    """AP from per-bin positive/negative counts (bins in increasing score order), and an
+    upper bound on ``|AP_binned - AP_exact|`` for any ordering inside the bins.
+
+    Inside bin b (p_b positives, n_b negatives, T and F true/false positives above it)
+    every exact precision lies in ``[T / (T + F + n_b), (T + p_b) / (T + F + p_b)]`` (the
+    lower end 0 when T is 0) and the binned value (T + p_b) / (T + F + p_b + n_b) too,
+    so the error is at most ``sum_b p_b / P * (upper_b - lower_b)``.
+
+    Returns
+    -------
+    (float, float)
+        AP and the error bound (nan, nan without positives).
+    """
+    p = np.asarray(pos_counts, np.float64)[::-1]
+    n = np.asarray(neg_counts, np.float64)[::-1]
+    total = p.sum()
+    if total == 0:
+        return float("nan"), float("nan")
+    tp_prev = np.cumsum(p) - p
+    fp_prev = np.cumsum(n) - n
+    keep = p > 0
+    prec = (tp_prev + p) / np.maximum(tp_prev + fp_prev + p + n, 1)
+    ap = np.sum((p / total * prec)[keep])
+    upper = (tp_prev + p) / np.maximum(tp_prev + fp_prev + p, 1)
+    lower = tp_prev / np.maximum(tp_prev + fp_prev + n, 1)
+    bound = np.sum((p / total * (upper - lower))[keep])
+    return float(ap), float(bound)
+
+
+class PixelAP:
+    """Paper Table 1: per-class pixel AP of score maps over all images with the class.
+
+    ``mode="binned"`` (default) keeps ``bins`` counts of positives and negatives per
+    class over the normalised score range [-1, 1] (memory ``O(20 * bins)`` whatever
+    the number of images) and reports an error bound (:func:`binned_ap`);
+    ``mode="exact"`` keeps every pixel (small sets and tests).
+    """
+
+    def __init__(self, bins=100000, mode="binned", num_classes=20):
+        if mode not in ("binned", "exact"):
+            raise ValueError(f"mode {mode!r}")
+        self.bins, self.mode, self.k = bins, mode, num_classes
+        self.reset()
+
+    def reset(self):
+        self.pos = np.zeros((self.k, self.bins), np.int64)
+        self.neg = np.zeros((self.k, self.bins), np.int64)
+        self.values = {c: [] for c in range(self.k)}
+
+    def update(self, scores, labels, gt, normalise=True):
+        """One image: scores ``(n, h, w)`` of the present classes ``labels``, ground truth."""
+        s = normalise_scores(scores) if normalise else np.asarray(scores)
+        valid = gt < NUM
+        for ch, c in enumerate(labels):
+            v, pos = s[ch][valid], gt[valid] == c + 1
+            if self.mode == "exact":
+                self.values[c].append((v.astype(np.float32), pos))
+                continue
+            idx = np.clip(((v + 1.0) * 0.5 * self.bins).astype(np.int64), 0, self.bins - 1)
+            self.pos[c] += np.bincount(idx[pos], minlength=self.bins)
+            self.neg[c] += np.bincount(idx[~pos], minlength=self.bins)
+
+    def get(self):
+        """``{"ap": [20 per class, %], "map": %, "error_bound": % (binned)}``."""
+        aps, bounds = [], []
+        for c in range(self.k):
+            if self.mode == "exact":
+                if self.values[c]:
+                    v = np.concatenate([x for x, _ in self.values[c]])
+                    p = np.concatenate([y for _, y in self.values[c]])
+                    aps.append(average_precision(v, p))
+                else:
+                    aps.append(float("nan"))
+                bounds.append(0.0)
+            else:
+                ap, b = binned_ap(self.pos[c], self.neg[c])
+                aps.append(ap)
+                bounds.append(b)
+        aps = np.array(aps)
+        seen = ~np.isnan(aps)
+        return {"ap": [None if np.isnan(a) else 100 * a for a in aps],
+                "map": float(100 * aps[seen].mean()) if seen.any() else float("nan"),
+                "error_bound": float(100 * np.mean(np.array(bounds)[seen])) if seen.any() else 0.0}

@@ -64,6 +64,7 @@ class TrainConfig:
     log_interval: int = 10              # iterations
     preview_interval: int = 0           # iterations; 0: once per epoch
     max_iters_per_epoch: int = 0        # 0: the whole list (for smoke runs)
+    keep_checkpoints: int = 0           # keep the newest N epoch checkpoints; 0: all
 
 
 @dataclass

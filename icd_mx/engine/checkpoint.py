@@ -1,0 +1,131 @@
+"""Per-epoch checkpoints: parameters, trainer states and JSON meta, written atomically.
+
+Layout in ``<run_dir>/checkpoints/``::
+
+    epoch-0003.params   net.save_parameters (Gluon structural names)
+    epoch-0003.states   trainer.save_states (momentum, optimizer)
+    epoch-0003.json     meta: epoch, iteration, RNG states, task state, history, opt
+
+Each file goes through :func:`icd_mx.io.atomic_path`; the JSON is written last and is
+the commit mark: a checkpoint counts only when its JSON and both binary files exist,
+so a run killed while writing falls back to the previous epoch.
+"""
+import glob
+import os
+import random
+import re
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import atomic_path, save_json
+
+_NAME = re.compile(r"epoch-(\d+)\.json$")
+
+
+def checkpoint_prefix(ckpt_dir, epoch):
+    """``<ckpt_dir>/epoch-NNNN`` (the path of a checkpoint without extension)."""
+    return os.path.join(ckpt_dir, f"epoch-{epoch:04d}")
+
+
+def rng_state():
+    """The states of Python's ``random`` and NumPy's global generator, JSON-ready."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, py_gauss = random.getstate()
+    return {"python": [version, list(internal), py_gauss],
+            "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
+
+
+def set_rng_state(state):
+    """Restore what :func:`rng_state` returned."""
+    version, internal, py_gauss = state["python"]
+    random.setstate((version, tuple(internal), py_gauss))
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+
+
+def save_checkpoint(ckpt_dir, epoch, net, trainer, meta, keep=0):
+    """Write the checkpoint of ``epoch``; the JSON meta last.
+
+    Parameters
+    ----------
+    ckpt_dir : str
+    epoch : int
+        The epoch just completed (0-based).
+    net : gluon.Block
+    trainer : gluon.Trainer
+    meta : dict
+        JSON-serialisable; ``epoch`` is added.
+    keep : int
+        Keep only the newest ``keep`` checkpoints (0: all).
+
+    Returns
+    -------
+    str
+        The checkpoint prefix.
+    """
+    prefix = checkpoint_prefix(ckpt_dir, epoch)
+    with atomic_path(prefix + ".params") as tmp:
+        net.save_parameters(tmp)
+    with atomic_path(prefix + ".states") as tmp:
+        trainer.save_states(tmp)
+    save_json(prefix + ".json", dict(meta, epoch=epoch))
+    if keep > 0:
+        for old in list_checkpoints(ckpt_dir)[:-keep]:
+            for ext in (".json", ".params", ".states"):
+                if os.path.exists(old + ext):
+                    os.remove(old + ext)
+    return prefix
+
+
+def list_checkpoints(ckpt_dir):
+    """Prefixes of the complete checkpoints in ``ckpt_dir``, oldest first."""
+    found = []
+    for path in glob.glob(os.path.join(ckpt_dir, "epoch-*.json")):
+        m = _NAME.search(path)
+        prefix = path[: -len(".json")]
+        if m and os.path.exists(prefix + ".params") and os.path.exists(prefix + ".states"):
+            found.append((int(m.group(1)), prefix))
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(ckpt_dir):
+    """The newest complete checkpoint prefix, or ``None``."""
+    found = list_checkpoints(ckpt_dir)
+    return found[-1] if found else None
+
+
+def load_meta(prefix):
+    """Read ``<prefix>.json``; raise :class:`InputError` naming the file when it is bad."""
+    import json
+
+    path = prefix + ".json"
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        raise InputError(path, f"unreadable checkpoint meta ({e})")
+    if not isinstance(meta, dict) or "epoch" not in meta:
+        raise InputError(path, "checkpoint meta without 'epoch'")
+    return meta
+
+
+def load_checkpoint(prefix, net, trainer, contexts):
+    """Load parameters and trainer states of ``prefix`` and return its meta.
+
+    Raises
+    ------
+    InputError
+        When a file is unreadable or does not match the network.
+    """
+    meta = load_meta(prefix)
+    try:
+        net.load_parameters(prefix + ".params", ctx=contexts)
+    except (AssertionError, RuntimeError, ValueError, KeyError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(prefix + ".params", f"does not match the network ({msg})")
+    try:
+        trainer.load_states(prefix + ".states")
+    except Exception as e:  # pickle / MXNet errors have no common base
+        raise InputError(prefix + ".states", f"unreadable trainer states ({type(e).__name__}: {e})")
+    return meta

@@ -1,0 +1,333 @@
+"""A task-agnostic training engine: devices, kvstore, SGD rules, schedule, checkpoints.
+
+The optimisation is the release's (icd-reference.md, "Optimisation"): SGD with
+momentum, weight decay, per-Parameter ``lr_mult``/``wd_mult`` (the task sets them),
+a poly schedule stepped once per epoch, ``lr_e = lr * (1 - e/E) ** lr_power``, set by
+hand at each epoch start (``PolyScheduler`` counts updates, mxnet-notes.md), and
+gradients averaged over the global batch.
+
+A *task* (see :class:`Task`) owns the network, the data and the loss; :func:`fit`
+owns everything else. The ICD trainer and the DeepLab trainer are two tasks.
+
+NaN/Inf granularity: the loss is read (one scalar, already needed for the log) every
+``log_interval`` iterations and at the end of each epoch, before its checkpoint is
+written. A non-finite loss raises :class:`NonFiniteLossError` at most
+``log_interval - 1`` iterations after it appeared and no checkpoint of that epoch is
+ever written, so the last good checkpoint stays the newest. Checking every iteration
+would force a device sync per step and stall MXNet's asynchronous pipeline.
+"""
+import dataclasses
+import inspect
+import os
+import random
+import time
+import typing
+
+from .checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .distributed import Reducer, barrier, create_kvstore, is_dist, worker_info
+from .logger import RunLogger
+
+EXIT_NONFINITE = 3  # exit code tools use for NonFiniteLossError
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or Inf; the message is one line."""
+
+
+def get_contexts(gpus):
+    """Contexts from config: ``[]`` -> ``[mx.cpu()]``, ``[0, 1]`` -> ``[mx.gpu(0), mx.gpu(1)]``."""
+    import mxnet as mx
+
+    return [mx.gpu(int(i)) for i in gpus] if gpus else [mx.cpu()]
+
+
+def poly_lr(base, epoch, epochs, power):
+    """The per-epoch poly rate ``base * (1 - epoch / epochs) ** power``."""
+    return base * (1.0 - epoch / float(epochs)) ** power
+
+
+@dataclasses.dataclass
+class StepInfo:
+    """What a task's ``forward_train`` knows about the current step.
+
+    Attributes
+    ----------
+    epoch : int
+        0-based epoch.
+    iteration : int
+        Global 0-based iteration (all epochs before this one included).
+    iters_per_epoch : int
+    reduce : callable
+        ``reduce([NDArray per context]) -> NDArray``: the sum over all contexts and all
+        workers, on the first context, outside autograd (:class:`distributed.Reducer`).
+    lr : float
+        The base learning rate of this epoch (before ``lr_mult``).
+    rank, num_workers : int
+        This worker and the number of workers (0, 1 without ``dist_sync``).
+    """
+
+    epoch: int
+    iteration: int
+    iters_per_epoch: int
+    reduce: typing.Callable
+    lr: float = 0.0
+    rank: int = 0
+    num_workers: int = 1
+
+    @property
+    def progress(self):
+        """Training progress in epochs (``iteration / iters_per_epoch``), for warm-ups."""
+        return self.iteration / float(max(self.iters_per_epoch, 1))
+
+
+class Task(typing.Protocol):
+    """What :func:`fit` needs from a task.
+
+    ``net`` is an initialised Gluon Block (any context; fit moves it with
+    ``reset_ctx``). Parameters carry their own ``lr_mult``/``wd_mult``.
+
+    ``train_loader(epoch, batch_size, shard)`` returns an iterable of batches (tuples
+    of arrays, batch axis 0) of this worker's ``batch_size = global // num_workers``
+    samples, with ``shard = (rank, num_workers)``; ``len()`` gives the iterations
+    (:func:`distributed.shard_batches` builds such an order). Every worker must yield
+    the same number of equal-size batches. A task whose ``train_loader(epoch)`` takes
+    only the epoch is accepted for single-worker runs and must batch by itself.
+
+    ``forward_train(ctx_batches, step)`` runs inside ``autograd.record()`` with one
+    tuple per context and returns ``(losses, metrics)``: one loss NDArray per context,
+    the SUM over that context's samples (fit divides by the global batch), and
+    ``{name: NDArray}`` (scalar, or a list per context) for the log.
+
+    ``state_dict()`` / ``load_state_dict(d)``: extra JSON state (counters, sign-flip
+    state) saved in each checkpoint. Optional: ``on_epoch_end(epoch, run_dir)`` and
+    ``export(prefix)`` (e.g. the release's format), called on rank 0 after each
+    checkpoint.
+    """
+
+    net: typing.Any
+
+    def train_loader(self, epoch, batch_size, shard=(0, 1)): ...
+
+    def forward_train(self, ctx_batches, step): ...
+
+    def state_dict(self): ...
+
+    def load_state_dict(self, state): ...
+
+
+def _opt_dict(opt):
+    if dataclasses.is_dataclass(opt):
+        return dataclasses.asdict(opt)
+    return {k: v for k, v in vars(opt).items() if not k.startswith("_")}
+
+
+def _seed_epoch(seed, epoch, rank):
+    """Seed MXNet, NumPy and Python from ``(seed, epoch, rank)``: resume is exact
+    because no generator state has to survive an epoch boundary."""
+    import mxnet as mx
+    import numpy as np
+
+    s = (int(seed) * 1000003 + int(epoch) * 7919 + int(rank)) % (2 ** 31)
+    mx.random.seed(s)
+    np.random.seed(s)
+    random.seed(s)
+
+
+def _call_loader(task, epoch, batch_size, shard):
+    params = inspect.signature(task.train_loader).parameters
+    if "batch_size" in params or "shard" in params:
+        return task.train_loader(epoch, batch_size=batch_size, shard=shard)
+    if shard[1] > 1:
+        raise RuntimeError("task.train_loader(epoch) cannot shard; give it batch_size and shard arguments")
+    return task.train_loader(epoch)
+
+
+class _Meter:
+    """Sums losses and metrics on the device; reads them only when flushed."""
+
+    def __init__(self):
+        self.loss, self.metrics, self.iters, self.samples = None, {}, 0, 0
+
+    def add(self, losses, metrics, samples):
+        import mxnet as mx
+
+        ctx = losses[0].context
+        total = mx.nd.add_n(*[x.detach().sum().as_in_context(ctx) for x in losses])
+        self.loss = total if self.loss is None else self.loss + total
+        for name, value in (metrics or {}).items():
+            if isinstance(value, (list, tuple)):
+                value = mx.nd.add_n(*[v.detach().mean().as_in_context(ctx) for v in value]) / len(value)
+            value = value.detach().mean().as_in_context(ctx)
+            self.metrics[name] = value if name not in self.metrics else self.metrics[name] + value
+        self.iters += 1
+        self.samples += samples
+
+
+class _Run:
+    """The state of one ``fit`` call shared by its helpers."""
+
+    def __init__(self, task, opt, run_dir, contexts, kv):
+        self.task, self.opt, self.run_dir, self.contexts, self.kv = task, opt, run_dir, contexts, kv
+        self.rank, self.num_workers = worker_info(kv)
+        self.ckpt_dir = os.path.join(run_dir, "checkpoints")
+        self.reduce = Reducer(kv)
+        self.iteration, self.history, self.last = 0, [], None
+        self.log = None
+
+
+def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
+    """Train ``task`` for ``opt.epochs`` epochs; resume from the newest checkpoint.
+
+    Parameters
+    ----------
+    task : Task
+    opt : TrainConfig or alike
+        ``batch_size`` (global), ``epochs``, ``lr``, ``lr_power``, ``momentum``, ``wd``,
+        ``seed``, ``log_interval``, ``max_iters_per_epoch`` (0: the whole loader) and
+        optionally ``keep_checkpoints`` (0: all).
+    run_dir : str
+        Run folder: ``checkpoints/``, ``log.txt``, ``metrics.csv``, ``metrics.json``, ``curve.png``.
+    contexts : list of Context
+        This worker's devices (:func:`get_contexts`); each batch is split over them.
+    kvstore : str
+        ``device``/``local`` (one machine) or ``dist_sync`` (started by tools/launch_dist.py).
+    resume : bool
+        Continue after the newest complete checkpoint in ``run_dir/checkpoints``.
+
+    Returns
+    -------
+    dict
+        ``{"history": [per-epoch summaries], "iteration": int, "checkpoint": prefix or None,
+        "rank": int}``.
+
+    Raises
+    ------
+    NonFiniteLossError
+        On a NaN/Inf loss; the newest checkpoint is the last good epoch.
+    InputError
+        When a checkpoint does not match the network or is unreadable.
+    """
+    import mxnet as mx
+    from mxnet import gluon
+
+    contexts = list(contexts) or [mx.cpu()]
+    run = _Run(task, opt, run_dir, contexts, create_kvstore(kvstore))
+    if opt.batch_size % run.num_workers or opt.batch_size // run.num_workers < len(contexts):
+        raise ValueError(f"global batch {opt.batch_size} does not split over {run.num_workers} worker(s) "
+                         f"x {len(contexts)} context(s)")
+    params = task.net.collect_params()
+    params.reset_ctx(contexts)
+    run.trainer = gluon.Trainer(params, "sgd", {"learning_rate": opt.lr, "momentum": opt.momentum,
+                                                "wd": opt.wd}, kvstore=run.kv, update_on_kvstore=False)
+    if is_dist(run.kv):  # mxnet-notes.md trap 2: initialise and pass a barrier before the first step
+        run.trainer._init_kvstore()
+        run.trainer._init_params()
+        barrier(run.kv)
+    start = _resume(run) if resume else 0
+    run.log = RunLogger(run_dir, start - 1, enabled=run.rank == 0)
+    run.log.info(f"fit: epochs {start}..{opt.epochs - 1}, contexts {contexts}, kvstore {kvstore}, "
+                 f"worker {run.rank}/{run.num_workers}, global batch {opt.batch_size}")
+    for epoch in range(start, opt.epochs):
+        _run_epoch(run, epoch)
+    return {"history": run.history, "iteration": run.iteration, "checkpoint": run.last, "rank": run.rank}
+
+
+def _resume(run):
+    """Load the newest checkpoint; return the first epoch to run."""
+    prefix = latest_checkpoint(run.ckpt_dir)
+    if prefix is None:
+        return 0
+    meta = load_checkpoint(prefix, run.task.net, run.trainer, run.contexts)
+    run.task.load_state_dict(meta.get("task") or {})
+    if meta.get("rng"):
+        set_rng_state(meta["rng"])
+    run.iteration = int(meta.get("iteration", 0))
+    run.history = list(meta.get("history", []))
+    run.last = prefix
+    return int(meta["epoch"]) + 1
+
+
+def _train_step(run, batch, step):
+    from mxnet import autograd
+    from mxnet.gluon.utils import split_and_load
+
+    batch = tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
+    parts = [split_and_load(x, run.contexts, even_split=False) for x in batch]
+    with autograd.record():
+        losses, metrics = run.task.forward_train(list(zip(*parts)), step)
+    autograd.backward(losses)
+    samples = int(batch[0].shape[0])
+    run.trainer.step(samples * run.num_workers)  # gradients are summed over workers
+    return losses, metrics, samples
+
+
+def _run_epoch(run, epoch):
+    from tqdm import tqdm
+
+    opt = run.opt
+    lr = poly_lr(opt.lr, epoch, opt.epochs, opt.lr_power)
+    run.trainer.set_learning_rate(lr)
+    _seed_epoch(opt.seed, epoch, run.rank)
+    loader = _call_loader(run.task, epoch, opt.batch_size // run.num_workers, (run.rank, run.num_workers))
+    ipe = len(loader) if hasattr(loader, "__len__") else 0
+    if getattr(opt, "max_iters_per_epoch", 0):
+        ipe = min(ipe, opt.max_iters_per_epoch) if ipe else opt.max_iters_per_epoch
+    if ipe <= 0:
+        raise ValueError("the train loader is empty or has no len(); set max_iters_per_epoch")
+    meter, rows, t0 = _Meter(), [], time.time()
+    bar = tqdm(total=ipe, desc=f"epoch {epoch}", leave=False, disable=run.rank != 0)
+    for i, batch in enumerate(loader):
+        if i >= ipe:
+            break
+        step = StepInfo(epoch, run.iteration, ipe, run.reduce, lr, run.rank, run.num_workers)
+        meter.add(*_train_step(run, batch, step))
+        run.iteration += 1
+        bar.update(1)
+        if meter.iters == opt.log_interval or i + 1 == ipe:
+            rows.append(_flush(run, meter, epoch, lr, t0))
+            meter, t0 = _Meter(), time.time()
+    bar.close()
+    if meter.iters:
+        rows.append(_flush(run, meter, epoch, lr, t0))
+    _end_epoch(run, epoch, lr, rows)
+
+
+def _flush(run, meter, epoch, lr, t0):
+    """Read one interval's sums (the only device sync), check the loss, log a row."""
+    import math
+
+    loss = float(run.reduce([meter.loss]).asscalar()) / (meter.samples * run.num_workers)
+    if not math.isfinite(loss):
+        msg = (f"non-finite loss ({loss}) in epoch {epoch} before iteration {run.iteration}; "
+               f"stopped; last good checkpoint: {run.last or 'none'}")
+        run.log.info(msg)
+        raise NonFiniteLossError(msg)
+    row = {"epoch": epoch, "iter": run.iteration, "lr": lr, "loss": loss}
+    row.update({k: float(v.asscalar()) / meter.iters for k, v in meter.metrics.items()})
+    row["img_s"] = meter.samples * run.num_workers / max(time.time() - t0, 1e-9)
+    row["_iters"] = meter.iters
+    run.log.row({k: v for k, v in row.items() if not k.startswith("_")})
+    return row
+
+
+def _end_epoch(run, epoch, lr, rows):
+    """Summarise the epoch, write its checkpoint and logs (rank 0), call the task hooks."""
+    iters = sum(r["_iters"] for r in rows)
+    summary = {"epoch": epoch, "lr": lr, "iterations": iters}
+    for key in rows[0]:
+        if key not in ("epoch", "iter", "lr", "_iters"):
+            summary[key] = sum(r[key] * r["_iters"] for r in rows) / iters
+    run.history.append(summary)
+    shown = ", ".join(f"{k} {v:.6g}" for k, v in summary.items() if k not in ("epoch", "iterations"))
+    run.log.info(f"epoch {epoch}: {shown}")
+    if run.rank != 0:
+        return
+    meta = {"iteration": run.iteration, "rng": rng_state(), "task": run.task.state_dict(),
+            "history": run.history, "opt": _opt_dict(run.opt)}
+    run.last = save_checkpoint(run.ckpt_dir, epoch, run.task.net, run.trainer, meta,
+                               keep=getattr(run.opt, "keep_checkpoints", 0))
+    if hasattr(run.task, "export"):
+        run.task.export(run.last)
+    run.log.epoch_end({"epochs": run.history, "iteration": run.iteration, "checkpoint": run.last})
+    if hasattr(run.task, "on_epoch_end"):
+        run.task.on_epoch_end(epoch, run.run_dir)

@@ -1,0 +1,28 @@
+"""CRF unary construction and the 0.1 rule."""
+import numpy as np
+
+from icd_mx import crf
+
+
+def test_unary_probs():
+    seed = np.array([[0, 5, 255]], np.uint8)
+    p = crf.seed_unary_probs(seed)
+    assert p.shape == (21, 3) and np.allclose(p.sum(axis=0), 1)
+    rest = 0.5 / 21
+    assert np.isclose(p[0, 0], 0.5 / (0.5 + 20 * rest)) and np.isclose(p[1, 0], rest / (0.5 + 20 * rest))
+    assert np.isclose(p[5, 1], p[0, 0]) and np.allclose(p[:, 2], 1 / 21)
+
+
+def test_crf_refine_respects_min_prob():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (24, 30, 3)).astype(np.uint8)
+    seed = np.full((24, 30), 255, np.uint8)
+    seed[:12] = 0
+    seed[12:, :15] = 3
+    out = crf.crf_refine_seed(rgb, seed)
+    q = crf.dense_crf(rgb, crf.seed_unary_probs(seed))
+    assert np.array_equal(out == 255, q.max(axis=0) < 0.1)
+    assert np.array_equal(out[out != 255], q.argmax(axis=0)[out != 255])
+    assert (out[:10] == 0).mean() > 0.9
+    everything_undefined = crf.crf_refine_seed(rgb, np.full((24, 30), 255, np.uint8))
+    assert (everything_undefined == 255).all()  # uniform 1/21 < 0.1

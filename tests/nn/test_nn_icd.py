@@ -1,0 +1,143 @@
+"""ICDNet structure, BN, parameter attributes, variants and the training step."""
+from types import SimpleNamespace
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd
+
+import nn_reference as ref
+from icd_mx.config import ModelConfig
+from icd_mx.nn import DilatedVGG16, ICDNet
+
+W = 1 / 16
+rng = np.random.RandomState(2)
+
+
+def batch(n=4, size=33, k=8):
+    img = mx.nd.array(rng.uniform(0, 255, (n, 3, size, size)))
+    sp = mx.nd.array(rng.randint(0, k, (n, size, size)))
+    y = np.zeros((n, 20), np.float32)
+    y[np.arange(n), rng.randint(0, 20, n)] = 1
+    y[0, 11] = 1
+    return img, sp, mx.nd.array(y)
+
+
+def step(iteration=0):
+    return SimpleNamespace(epoch=0, iteration=iteration, iters_per_epoch=2, reduce=None)
+
+
+def make(**kw):
+    kw.setdefault("width", W)
+    kw.setdefault("max_superpixels", 8)
+    net = ICDNet(ModelConfig(**kw))
+    net.initialize()
+    return net
+
+
+def test_backbone_geometry_stride_8():
+    net = DilatedVGG16(width=W)
+    net.initialize()
+    for size, out in ((321, 41), (65, 9), (33, 5)):
+        shapes = [o.shape for o in net(mx.nd.zeros((1, 3, size, size)))]
+        assert shapes == [(1, 32, out, out)] * 3
+
+
+def test_parameter_names_lr_wd_and_init():
+    net = make()
+    params = {k[len(net.prefix):]: p for k, p in net.collect_params().items()}
+    assert params["icd_bu_weight"].shape == (20, 32)
+    assert params["icd_accum_resign_moving_mean"].shape == (20, 2)
+    assert params["icd_accum_resign_moving_mean"].grad_req == "null"
+    assert params["conv_ft_weight"].shape == (20, 32 + 64 + 64, 1, 1) and "conv_ft_bias" not in params
+    assert params["feat_bn_gamma"].grad_req == "null" and params["feat_bn_beta"].grad_req == "write"
+    for name, p in params.items():
+        assert p.lr_mult == (10.0 if name.startswith(("fc8_", "conv_ft_")) else 1.0), name
+        assert p.wd_mult == (0.0 if name.endswith(("_bias", "_beta")) else 1.0), name
+    np.testing.assert_array_equal(params["fc6_ft_weight"].data().asnumpy(), params["fc6_weight"].data().asnumpy())
+    np.testing.assert_array_equal(params["fc7_ft_bias"].data().asnumpy(), params["fc7_bias"].data().asnumpy())
+    assert abs(params["fc8_weight"].data().asnumpy().std() - 0.01) < 0.003
+    assert np.abs(params["icd_accum_resign_moving_mean"].data().asnumpy()).max() == 0
+    beta0 = make(bn_beta="zero")
+    assert beta0.feat_bn.beta.grad_req == "null"
+
+
+def test_batchnorm_gamma_fixed_batch_stats_and_momentum():
+    net = make()
+    net.feat_bn.gamma.set_data(mx.nd.ones((32,)) * 5)  # ignored: gamma fixed at 1
+    beta = rng.randn(32).astype(np.float32)
+    net.feat_bn.beta.set_data(mx.nd.array(beta))
+    x = rng.randn(3, 32, 4, 4).astype(np.float32) * 2 + 1
+    with autograd.record():
+        out = net.feat_bn(mx.nd.array(x))
+    expected, mean, var = ref.batchnorm_train(x.astype(np.float64), beta)
+    out.backward()  # (MXNet with MKLDNN writes the moving statistics in the backward pass)
+    np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(net.feat_bn.running_mean.data().asnumpy(), 0.1 * mean, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(net.feat_bn.running_var.data().asnumpy(), 0.9 + 0.1 * var, rtol=1e-4)
+    out = net.feat_bn(mx.nd.array(x)).asnumpy()  # inference: moving statistics
+    rm, rv = net.feat_bn.running_mean.data().asnumpy(), net.feat_bn.running_var.data().asnumpy()
+    np.testing.assert_allclose(out, (x - rm[:, None, None]) / np.sqrt(rv[:, None, None] + 1e-5) + beta[:, None, None],
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_forward_train_loss_is_sum_of_parts_and_infer_matches_hybridized():
+    net = make(dropout=0.0)
+    img, sp, y = batch()
+    with autograd.record():
+        losses, m = net.forward_train([(img, sp, y)], step(1))
+    autograd.backward(losses)
+    w = m["td_weight"].asscalar()
+    assert w == pytest.approx(np.exp(-10 * 3 / 4))
+    total = m["loss_cam"] + m["loss_bu"] + w * m["loss_td"]
+    np.testing.assert_allclose(losses[0].asnumpy() / 4, total.asnumpy(), rtol=1e-5)
+    np.testing.assert_allclose(m["loss"].asnumpy(), total.asnumpy(), rtol=1e-5)
+    out = net.infer(img, sp, y)
+    assert set(out) == {"cam", "icd_bu", "icd_bu_sp", "icd_td"} and out["icd_td"].shape == (4, 20, 5, 5)
+    net.hybridize()
+    out2 = net.infer(img, sp, y)
+    for k in out:
+        np.testing.assert_allclose(out[k].asnumpy(), out2[k].asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_bu_loss_sends_no_gradient_into_backbone():
+    img, sp, y = batch()
+    grads = []
+    for gs in (0.0, 10.0):
+        mx.random.seed(5)
+        net = make(dropout=0.0, grad_scale=gs)
+        with autograd.record():
+            losses, _ = net.forward_train([(img, sp, y)], step(100))
+        autograd.backward(losses)
+        grads.append({k[len(net.prefix):]: p.grad().asnumpy().copy() for k, p in net.collect_params().items()
+                      if p.grad_req != "null"})
+    for name in grads[0]:
+        if name == "icd_bu_weight":
+            assert np.abs(grads[0][name] - grads[1][name]).max() > 0
+        else:
+            np.testing.assert_allclose(grads[0][name], grads[1][name], rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("bu_feature,td_structure,bu_loss", [
+    ("conv4", "a", "abs"), ("fc6", "b", "sig"), ("concat", "d", "bu"), ("conv5", "c", "bu")])
+def test_variants_train_and_infer(bu_feature, td_structure, bu_loss):
+    net = make(bu_feature=bu_feature, td_structure=td_structure, bu_loss=bu_loss)
+    img, sp, y = batch(2)
+    with autograd.record():
+        losses, m = net.forward_train([(img, sp, y)], step(3))
+    autograd.backward(losses)
+    assert np.isfinite(losses[0].asscalar())
+    assert net.infer(img, sp, y)["icd_td"].shape == (2, 20, 5, 5)
+    assert (td_structure in ("b", "c")) == hasattr(net, "fc6_ft")
+
+
+def test_cam_mode_is_backbone_and_cam_only():
+    net = make(mode="cam")
+    names = [k[len(net.prefix):] for k in net.collect_params()]
+    assert names[-2:] == ["fc8_weight", "fc8_bias"] and len(names) == 32
+    img, sp, y = batch(2)
+    with autograd.record():
+        losses, m = net.forward_train([(img, sp, y)], step())
+    autograd.backward(losses)
+    assert set(net.infer(img, sp)) == {"cam"}
+    np.testing.assert_allclose(m["loss_cam"].asscalar(), losses[0].asscalar() / 2, rtol=1e-6)

@@ -204,3 +204,73 @@ class PixelAP:
         return {"ap": [None if np.isnan(a) else 100 * a for a in aps],
                 "map": float(100 * aps[seen].mean()) if seen.any() else float("nan"),
                 "error_bound": float(100 * np.mean(np.array(bounds)[seen])) if seen.any() else 0.0}
+
+
+def evaluate_seeds(layout, ids, seed_dir, progress=False):
+    """mIoU of a folder of seed PNGs against ``layout.mask``.
+
+    Returns
+    -------
+    dict
+        ``{"miou": %, "pixel_acc": %, "iou": [21 per-class %], "images": n}``.
+    """
+    from tqdm import tqdm
+
+    from .data import voc
+
+    m = SegmentationIoU()
+    for id_ in tqdm(ids, desc=f"eval {seed_dir}", disable=not progress):
+        gt = voc.read_mask(layout.mask(id_))
+        m.update(gt, voc.read_mask(f"{seed_dir}/{id_}.png", gt.shape))
+    acc, miou = m.get()
+    return {"miou": 100 * miou, "pixel_acc": 100 * acc, "iou": [100 * x for x in m.per_class()],
+            "images": len(ids)}
+
+
+def evaluate_scores(layout, ids, score_dir, size=513, bins=100000, thresholds=SWEEP_T, progress=False):
+    """Table 2 sweep and Table 1 pixel mAP of one score kind (``<run>/scores/<kind>``).
+
+    Returns
+    -------
+    dict
+        ``{"sweep": {T: {"miou", "recall"}}, "ap": [...], "map": %, "map_error_bound": %}``.
+    """
+    from tqdm import tqdm
+
+    from .data import voc
+    from .seeds import load_scores
+
+    sweep, ap = ThresholdSweep(thresholds), PixelAP(bins=bins)
+    for id_ in tqdm(ids, desc=f"eval {score_dir}", disable=not progress):
+        labels = voc.read_labels(layout.xml(id_))
+        gt = voc.read_mask(layout.mask(id_))
+        scores = load_scores(f"{score_dir}/{id_}.npy", len(labels), gt.shape[0], gt.shape[1], size)
+        sweep.update(scores, labels, gt)
+        ap.update(scores, labels, gt)
+    r = ap.get()
+    return {"sweep": {str(t): v for t, v in sweep.get().items()}, "ap": r["ap"], "map": r["map"],
+            "map_error_bound": r["error_bound"], "images": len(ids)}
+
+
+def format_tables(results):
+    """Human-readable tables of :func:`evaluate_seeds` / :func:`evaluate_scores` results."""
+    from .data.voc import CLASSES
+
+    names = ("background",) + tuple(CLASSES)
+    lines = []
+    seeds = {k: v for k, v in results.items() if "miou" in v}
+    if seeds:
+        lines.append("seeds: mIoU (%) and per-class IoU")
+        lines.append(f"{'class':<14}" + "".join(f"{k[:12]:>13}" for k in seeds))
+        lines.append(f"{'mIoU':<14}" + "".join(f"{v['miou']:>13.1f}" for v in seeds.values()))
+        for c, name in enumerate(names):
+            lines.append(f"{name:<14}" + "".join(f"{v['iou'][c]:>13.1f}" for v in seeds.values()))
+    for kind, v in results.items():
+        if "sweep" not in v:
+            continue
+        lines.append(f"\nscores {kind}: threshold sweep (Table 2) and pixel mAP (Table 1)")
+        lines.append(f"{'T':>5} {'mIoU':>7} {'recall':>7}")
+        for t, r in v["sweep"].items():
+            lines.append(f"{float(t):>5.1f} {r['miou']:>7.1f} {r['recall']:>7.1f}")
+        lines.append(f"mAP {v['map']:.1f} (binning error <= {v['map_error_bound']:.3f})")
+    return "\n".join(lines)

@@ -19,6 +19,8 @@ loop written out plainly; :func:`merge_fast` keeps the similarity matrix plus a
 per-row best and updates only what a merge changes. Both evaluate similarities
 through the same float64 expressions, so they perform identical merges.
 """
+import os
+
 import numpy as np
 
 _EPS = 1e-12
@@ -313,3 +315,111 @@ def make_superpixels(img_rgb, features, cfg):
     if fmap.shape[1:] != sp.shape:
         raise ValueError(f"feature map {fmap.shape} does not match image {sp.shape}")
     return merge_superpixels(sp, fmap, cfg.max_regions, cfg.adjacent_only)
+
+
+class VGGFeatures:
+    """``features(img)`` from ImageNet VGG16 conv5_3 as the release did: the image at the
+    top-left of a ``size x size`` canvas (padded with 127, i.e. zero after the mean),
+    conv5_3 bilinearly resized (align_corners, MXNet's default) to ``size`` and cropped.
+    MXNet loads lazily (once per worker process)."""
+
+    def __init__(self, params, width=1.0, size=513):
+        self.params, self.width, self.size = params, width, size
+        self.net = None
+
+    def __call__(self, img_rgb):
+        import mxnet as mx
+
+        if self.net is None:
+            from .compat.release import load_params
+            from .nn.vgg import DilatedVGG16
+
+            self.net = DilatedVGG16(self.width)
+            load_params(self.net, self.params, mx.cpu())
+            self.net.hybridize()
+        h, w = img_rgb.shape[:2]
+        size = max(self.size, h, w)
+        canvas = np.full((size, size, 3), 127, np.float32)
+        canvas[:h, :w] = img_rgb
+        x = mx.nd.array(canvas.transpose(2, 0, 1)[None])
+        conv5 = self.net(x)[1]
+        up = mx.nd.contrib.BilinearResize2D(conv5, height=size, width=size)
+        return up[0, :, :h, :w].asnumpy()
+
+
+def feature_source(cfg):
+    """The configured ``features`` callable; refuses VGG without a params file.
+
+    Parameters
+    ----------
+    cfg : SuperpixelConfig
+    """
+    from .errors import InputError
+
+    if cfg.features == "color":
+        return color_features
+    if not cfg.feature_params:
+        raise InputError("superpixels.feature_params", "no ImageNet VGG16 params given (the paper merges on "
+                         "ImageNet VGG16 conv5_3); set it, or superpixels.features=color for the CPU demo")
+
+    if not os.path.isfile(cfg.feature_params):
+        raise InputError(cfg.feature_params, "feature params file not found")
+    return VGGFeatures(cfg.feature_params, cfg.feature_width, cfg.feature_size)
+
+
+class SuperpixelJob:
+    """One image: read, segment, merge, write (picklable; used by worker processes)."""
+
+    def __init__(self, layout, cfg, features):
+        self.layout, self.cfg, self.features = layout, cfg, features
+
+    def __call__(self, id_):
+        from .data import superpixel_io, voc
+        from .errors import InputError
+
+        try:
+            out = self.layout.superpixel(id_)
+            if not os.path.isfile(out):
+                sp = make_superpixels(voc.read_image(self.layout.image(id_)), self.features, self.cfg)
+                superpixel_io.write_superpixels(out, sp)
+            return id_, None
+        except InputError as e:
+            return id_, (e.path, e.problem)
+
+
+def run_superpixels(layout, ids, cfg, features, workers=1, progress=True):
+    """Superpixels for ``ids`` (skipping existing outputs) in worker processes.
+
+    Returns
+    -------
+    dict
+        ``{"images": n, "skipped": n_existing}``.
+    """
+    from tqdm import tqdm
+
+    from .errors import InputError
+
+    todo = [i for i in ids if not os.path.isfile(layout.superpixel(i))]
+    for i in todo:
+        if not os.path.isfile(layout.image(i)):
+            raise InputError(layout.image(i), "image not found")
+    job = SuperpixelJob(layout, cfg, features)
+    bar = tqdm(total=len(todo), desc="superpixels", disable=not progress)
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            results = pool.imap_unordered(job, todo)
+            for _, err in results:
+                if err:
+                    pool.terminate()
+                    raise InputError(*err)
+                bar.update()
+    else:
+        for i in todo:
+            _, err = job(i)
+            if err:
+                raise InputError(*err)
+            bar.update()
+    bar.close()
+    return {"images": len(ids), "skipped": len(ids) - len(todo)}

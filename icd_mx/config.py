@@ -114,6 +114,11 @@ class SegConfig:
     test_scales: typing.List[float] = field(default_factory=lambda: [0.75, 1.0, 1.25])
     flip: bool = True
     crf: bool = False
+    width: float = 1.0                  # channel multiplier (1/8 for CPU tests and the mini-VOC)
+    resnet_layers: typing.List[int] = field(default_factory=lambda: [3, 4, 23, 3])  # ResNet-101
+    frozen_bn: bool = True              # ResNet BN on moving statistics (DeepLab's practice)
+    checkpoint: str = ""                # test_seg: params file; default: the run's newest checkpoint
+    split: str = "val"                  # test_seg: list to predict (val is scored, test -> submission)
 
 
 @dataclass

@@ -205,12 +205,12 @@ def merge_fast(sp, feats, sizes, max_regions=64, adjacent_only=False):
     if n <= max_regions:
         return _labels_from_parent(sp, parent, alive)
     adj = adjacency(sp) if adjacent_only else None
-    mat = np.empty((n, n))
-    for i in range(n):  # row by row: the same 1-D reductions as the reference
-        mat[i] = _similarity(np.sum(feats * feats[i], axis=1), norms[i], norms, sizes[i], sizes, hw)
+    mat = np.full((n, n), -np.inf)
+    for i in range(n - 1):  # upper triangle row by row: the same 1-D reductions as the reference
+        k = slice(i + 1, n)
+        mat[i, k] = _similarity(np.sum(feats[k] * feats[i], axis=1), norms[i], norms[k], sizes[i], sizes[k], hw)
     iu = np.triu_indices(n, 1)
     mat[(iu[1], iu[0])] = mat[iu]  # the reference mirrors the i < k value
-    np.fill_diagonal(mat, -np.inf)
     if adj is not None:
         mat[~adj] = -np.inf
     best = mat.argmax(axis=1)

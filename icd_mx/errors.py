@@ -20,3 +20,7 @@ class InputError(Exception):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        # Survive pickling, so an error raised in a loader worker process reaches the tool intact.
+        return type(self), (self.path, self.problem)

@@ -28,13 +28,6 @@ from .voc import VOCLayout, image_size, label_vector, read_image, read_labels, r
 logger = logging.getLogger(__name__)
 
 
-class _PicklableInputError(InputError):
-    """InputError raised in a loader worker: it must survive pickling to the main process."""
-
-    def __reduce__(self):
-        return InputError, (self.path, self.problem)
-
-
 def sample_rng(seed, epoch, index):
     """The RandomState of one sample in one epoch (independent of workers and order)."""
     return np.random.RandomState(np.random.SeedSequence([seed, epoch], spawn_key=(0, index)).generate_state(4))
@@ -160,9 +153,9 @@ class _EpochView(Dataset):
                 return tuple(self.dataset.get(j, self.seed, self.epoch)) + (note,)
             except InputError as e:
                 if not self.dataset.skip:
-                    raise _PicklableInputError(e.path, e.problem)
+                    raise
                 note = note or str(e)
-        raise _PicklableInputError(self.dataset.cfg.root, "no sample could be loaded")
+        raise InputError(self.dataset.cfg.root, "no sample could be loaded")
 
 
 class _Batchify:

@@ -253,4 +253,17 @@ def build_icdnet(model_cfg, ctx=None, **kwargs):
     return net
 
 
-__all__ = ["ICDNet", "BottomUp", "build_icdnet", "default_reduce", "td_warmup_weight"]
+def inference_symbol(model_cfg):
+    """The inference graph as a Symbol, parameters named like the release (block prefix "").
+
+    Inputs ``data`` (N,3,H,W), ``sp`` (N,H,W), ``label`` (N,20); outputs
+    ``cam, icd_bu, icd_bu_sp, icd_td`` (``cam`` only in ``cam`` mode, input ``data``).
+    No custom operator: the stored sign is applied with native ops.
+    """
+    with mx.name.NameManager():  # fresh operator-name counters: the JSON is reproducible
+        net = ICDNet(model_cfg, prefix="")
+        data, sp, label = mx.sym.var("data"), mx.sym.var("sp"), mx.sym.var("label")
+        return mx.sym.Group(list(net(data, sp, label)))
+
+
+__all__ = ["ICDNet", "BottomUp", "build_icdnet", "default_reduce", "inference_symbol", "td_warmup_weight"]

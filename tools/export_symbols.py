@@ -1,0 +1,44 @@
+"""Export the ICD inference graphs as symbol JSON (``make symbols``).
+
+Usage: ``python tools/export_symbols.py --out symbols``. Writes, per variant,
+``<name>-symbol.json`` loadable with ``mx.gluon.SymbolBlock.imports`` or
+``mx.mod.Module`` in a process that never imported icd_mx (no custom operator).
+Inputs ``data, sp, label``; outputs ``cam, icd_bu, icd_bu_sp, icd_td``.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from icd_mx.io import save_text, set_num_threads  # noqa: E402
+
+# name -> ModelConfig overrides; width 1.0 is the paper's network, 1/8 the CPU demo width
+VARIANTS = {
+    "icd_vgg16": {"mode": "icd", "width": 1.0},
+    "icd_vgg16_w0.125": {"mode": "icd", "width": 0.125},
+    "cam_vgg16": {"mode": "cam", "width": 1.0},
+}
+
+
+def symbol_json(overrides):
+    """The JSON text of one variant's inference graph."""
+    from icd_mx.config import ModelConfig
+    from icd_mx.nn.icd import inference_symbol
+
+    return inference_symbol(ModelConfig(**overrides)).tojson() + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="symbols", help="output folder")
+    args = parser.parse_args(argv)
+    set_num_threads()
+    for name, overrides in VARIANTS.items():
+        path = os.path.join(args.out, f"{name}-symbol.json")
+        save_text(path, symbol_json(overrides))
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,10 @@
 """Dense CRF (pydensecrf) for seed refinement and segmentation post-processing.
 
 Seed refinement follows the release (icd-reference.md, "Seeds", CRF refinement):
-21 labels; unary ``-log p`` with ``p = confidence`` on the seed label and
-``(1 - confidence) / 21`` on every label (the release's constant: the spec page rounds it to
-0.025), normalised per pixel, uniform where the seed is 255; Gaussian ``sxy=3,
+21 labels; unary ``-log p`` with ``p = confidence`` (0.5) on the seed label and
+``(1 - confidence) / 20`` = 0.025 on each other label (icd-reference.md "Seeds"; pass
+``rest=(1 - confidence) / 21`` for the constant a reading of the release's script suggests),
+normalised per pixel, uniform where the seed is 255; Gaussian ``sxy=3,
 compat=3``; bilateral ``sxy=80, srgb=13, compat=10`` on the RGB image; 10 iterations;
 argmax; pixels whose (normalised) max probability is < 0.1 become 255.
 """
@@ -22,7 +23,7 @@ def seed_unary_probs(seed, num_labels=NUM_LABELS, confidence=0.5, rest=None):
     confidence : float
         Probability mass put on the seed label before normalisation.
     rest : float or None
-        Mass on each other label; default ``(1 - confidence) / num_labels`` (release).
+        Mass on each other label; default ``(1 - confidence) / (num_labels - 1)`` (0.025, the spec).
 
     Returns
     -------
@@ -30,7 +31,7 @@ def seed_unary_probs(seed, num_labels=NUM_LABELS, confidence=0.5, rest=None):
         (num_labels, H*W) float32, columns summing to 1.
     """
     if rest is None:
-        rest = (1.0 - confidence) / num_labels
+        rest = (1.0 - confidence) / (num_labels - 1)
     flat = seed.ravel().astype(np.int64)
     prob = np.full((num_labels, flat.size), rest, np.float32)
     valid = flat < num_labels

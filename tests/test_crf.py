@@ -8,9 +8,11 @@ def test_unary_probs():
     seed = np.array([[0, 5, 255]], np.uint8)
     p = crf.seed_unary_probs(seed)
     assert p.shape == (21, 3) and np.allclose(p.sum(axis=0), 1)
-    rest = 0.5 / 21
-    assert np.isclose(p[0, 0], 0.5 / (0.5 + 20 * rest)) and np.isclose(p[1, 0], rest / (0.5 + 20 * rest))
+    # icd-reference.md "Seeds": 0.5 on the seed label, 0.025 on each other label (sums to 1).
+    assert np.isclose(p[0, 0], 0.5) and np.isclose(p[1, 0], 0.025)
     assert np.isclose(p[5, 1], p[0, 0]) and np.allclose(p[:, 2], 1 / 21)
+    q = crf.seed_unary_probs(seed, rest=0.5 / 21)
+    assert np.isclose(q[0, 0], 0.5 / (0.5 + 20 * 0.5 / 21))
 
 
 def test_crf_refine_respects_min_prob():

@@ -123,16 +123,17 @@ def shard_batches(num_samples, batch_size, epoch, seed, shard=(0, 1), shuffle=Tr
     """Index arrays of one worker's share of each global batch of an epoch.
 
     The epoch's order is a permutation drawn from ``(seed, epoch)``, the same on every
-    worker; global batch ``b`` is cut into ``num_workers`` equal slices and worker
-    ``rank`` takes slice ``rank``. The tail that does not fill a global batch is
-    dropped, so every worker runs the same number of iterations (``dist_sync`` would
-    wait forever otherwise) and the union over workers is the single-process batch.
+    worker; global batch ``b`` (``batch_size * num_workers`` samples) is cut into
+    ``num_workers`` slices and worker ``rank`` takes slice ``rank``. The tail that does
+    not fill a global batch is dropped, so every worker runs the same number of
+    iterations (``dist_sync`` would wait forever otherwise) and the union over workers
+    is the single-process batch. Give it what ``fit`` gives ``train_loader``.
 
     Parameters
     ----------
     num_samples : int
     batch_size : int
-        The global batch; must be a multiple of ``num_workers``.
+        This worker's batch (the global batch divided by the number of workers).
     epoch, seed : int
     shard : (int, int)
         ``(rank, num_workers)``.
@@ -141,17 +142,15 @@ def shard_batches(num_samples, batch_size, epoch, seed, shard=(0, 1), shuffle=Tr
     Returns
     -------
     list of numpy.ndarray
-        One int64 index array of length ``batch_size // num_workers`` per iteration.
+        One int64 index array of length ``batch_size`` per iteration.
     """
     rank, num_workers = shard
-    if batch_size % num_workers:
-        raise ValueError(f"global batch {batch_size} is not a multiple of {num_workers} workers")
     order = np.arange(num_samples)
     if shuffle:
         order = np.random.RandomState([int(seed) & 0x7FFFFFFF, int(epoch)]).permutation(num_samples)
-    per = batch_size // num_workers
-    return [order[b * batch_size + rank * per: b * batch_size + (rank + 1) * per]
-            for b in range(num_samples // batch_size)]
+    full = batch_size * num_workers
+    return [order[b * full + rank * batch_size: b * full + (rank + 1) * batch_size]
+            for b in range(num_samples // full)]
 
 
 def free_port(host="127.0.0.1"):

@@ -220,6 +220,10 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
     run.trainer = gluon.Trainer(params, "sgd", {"learning_rate": opt.lr, "momentum": opt.momentum,
                                                 "wd": opt.wd}, kvstore=run.kv, update_on_kvstore=False)
     if is_dist(run.kv):  # mxnet-notes.md trap 2: initialise and pass a barrier before the first step
+        deferred = [p.name for p in params.values() if p._deferred_init]
+        if deferred:
+            raise ValueError(f"dist_sync needs every Parameter initialised before fit (give in_units/in_channels "
+                             f"or run one forward pass); deferred: {', '.join(deferred[:3])}")
         run.trainer._init_kvstore()
         run.trainer._init_params()
         barrier(run.kv)

@@ -51,12 +51,12 @@ class ToyTask:
         Raise KeyboardInterrupt at that step (a simulated kill).
     """
 
-    def __init__(self, seed=0, nan_at=None, kill_at=None):
+    def __init__(self, seed=0, nan_at=None, kill_at=None, init_seed=None):
         import mxnet as mx
 
         self.seed = seed
         self.x, self.y = make_data(seed)
-        self.net = make_net(seed)
+        self.net = make_net(seed if init_seed is None else init_seed)
         self.state = mx.nd.zeros((IN,))
         self.nan_at, self.kill_at = nan_at, kill_at
         self.lrs = []
@@ -109,14 +109,21 @@ class Opt:
 
 
 def main(argv):
-    """Train one dist_sync worker: ``engine_toy.py RUN_DIR EPOCHS``."""
+    """Train one dist_sync worker: ``engine_toy.py RUN_DIR EPOCHS``.
+
+    Each worker initialises its net from its own pid (so the workers start apart, as
+    unseeded workers would); fit must start every worker from rank 0's weights.
+    """
     import mxnet as mx
 
     from icd_mx.engine import fit
 
     run_dir, epochs = argv[0], int(argv[1])
-    task = ToyTask()
+    task = ToyTask(init_seed=os.getpid())
+    init = os.path.join(run_dir, f"init-{os.getpid()}.params")
+    task.net.save_parameters(init)
     out = fit(task, Opt(epochs=epochs), run_dir, [mx.cpu()], kvstore="dist_sync", resume=False)
+    os.replace(init, os.path.join(run_dir, f"worker{out['rank']}-init.params"))
     task.net.save_parameters(os.path.join(run_dir, f"worker{out['rank']}.params"))
     np.save(os.path.join(run_dir, f"worker{out['rank']}-state.npy"), task.state.asnumpy())
     return 0

@@ -96,7 +96,9 @@ class Task(typing.Protocol):
     ``forward_train(ctx_batches, step)`` runs inside ``autograd.record()`` with one
     tuple per context and returns ``(losses, metrics)``: one loss NDArray per context,
     the SUM over that context's samples (fit divides by the global batch), and
-    ``{name: NDArray}`` (scalar, or a list per context) for the log.
+    ``{name: NDArray}`` (scalar, or a list per context) for the log, averaged over the
+    iterations of a log interval on this worker (a name that clashes with an engine
+    column - epoch, iter, lr, loss, img_s - is logged as ``task_<name>``).
 
     ``state_dict()`` / ``load_state_dict(d)``: extra JSON state (counters, sign-flip
     state) saved in each checkpoint. Optional: ``on_epoch_end(epoch, run_dir)`` and
@@ -307,7 +309,8 @@ def _flush(run, meter, epoch, lr, t0):
         run.log.info(msg)
         raise NonFiniteLossError(msg)
     row = {"epoch": epoch, "iter": run.iteration, "lr": lr, "loss": loss}
-    row.update({k: float(v.asscalar()) / meter.iters for k, v in meter.metrics.items()})
+    for name, value in meter.metrics.items():  # a task metric never hides an engine column
+        row[f"task_{name}" if name in row or name == "img_s" else name] = float(value.asscalar()) / meter.iters
     row["img_s"] = meter.samples * run.num_workers / max(time.time() - t0, 1e-9)
     row["_iters"] = meter.iters
     run.log.row({k: v for k, v in row.items() if not k.startswith("_")})

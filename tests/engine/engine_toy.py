@@ -68,6 +68,8 @@ class ToyTask:
         return [(self.x[i], self.y[i]) for i in idx]
 
     def forward_train(self, ctx_batches, step):
+        import mxnet as mx
+
         at = (step.epoch, step.iteration - step.epoch * step.iters_per_epoch)
         if self.kill_at is not None and at == tuple(self.kill_at):
             raise KeyboardInterrupt("simulated kill")
@@ -82,7 +84,7 @@ class ToyTask:
                 err = err * float("nan")
             losses.append(err.sum())
             errs.append(err.mean())
-        return losses, {"mse": errs}
+        return losses, {"mse": errs, "lr": mx.nd.array([step.lr])}
 
     def state_dict(self):
         return {"state": self.state.asnumpy().tolist()}

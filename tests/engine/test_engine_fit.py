@@ -102,7 +102,7 @@ def test_checkpoints_and_logs_are_complete(tmp_path):
     for name in ("log.txt", "metrics.csv", "metrics.json", "curve.png"):
         assert os.path.getsize(os.path.join(run, name)) > 0
     header = open(os.path.join(run, "metrics.csv")).readline().strip().split(",")
-    assert header == ["epoch", "iter", "lr", "loss", "mse", "img_s"]
+    assert header == ["epoch", "iter", "lr", "loss", "mse", "task_lr", "img_s"]
     # a half-written checkpoint (JSON without binaries) is ignored
     open(os.path.join(ckpt, "epoch-0002.json"), "w").write("{}")
     assert latest_checkpoint(ckpt).endswith("epoch-0001") and len(list_checkpoints(ckpt)) == 2

@@ -90,3 +90,14 @@ def test_binned_ap_error_within_bound():
     pos = (g == 1)
     ns = normalise_scores(s)[0]
     assert metrics.average_precision(ns, pos) == pytest.approx(brute_ap(ns.ravel(), pos.ravel()))
+
+
+def test_miou_over_present_classes():
+    gt = np.array([[0, 0, 1, 1], [0, 0, 1, 255]])
+    pred = np.array([[0, 1, 1, 1], [0, 0, 1, 3]])
+    m = metrics.SegmentationIoU()
+    m.update(gt, pred)
+    # background: TP 3, FP 0, FN 1 -> 3/4; class 1: TP 3, FP 1, FN 0 -> 3/4; class 3 unseen in GT
+    assert np.isclose(m.get()[1], (0.75 + 0.75) / 21)
+    assert np.isclose(m.get(present_only=True)[1], 0.75)
+    assert m.present().tolist() == [0, 1]

@@ -189,7 +189,8 @@ class ICDLoader:
                            self.skipped[0])
 
 
-def make_loader(dataset, batch_size, shuffle=False, num_workers=0, seed=0, epoch=0, last_batch="keep"):
+def make_loader(dataset, batch_size, shuffle=False, num_workers=0, seed=0, epoch=0, last_batch="keep",
+                batches=None):
     """A deterministic loader over ``dataset`` for one epoch.
 
     Parameters
@@ -204,13 +205,18 @@ def make_loader(dataset, batch_size, shuffle=False, num_workers=0, seed=0, epoch
         With the sample index they fix every random draw.
     last_batch : str
         ``keep``, ``discard`` or ``rollover`` (as Gluon's BatchSampler).
+    batches : list of index arrays, optional
+        The epoch's batches given explicitly (e.g. one worker's share of each global
+        batch under ``dist_sync``); ``batch_size``, ``shuffle`` and ``last_batch`` are then unused.
 
     Returns
     -------
     ICDLoader
     """
-    order = epoch_order(len(dataset), seed, epoch, shuffle).tolist()
-    sampler = BatchSampler(order, batch_size, last_batch)
+    if batches is not None:
+        sampler = [[int(i) for i in b] for b in batches]
+    else:
+        sampler = BatchSampler(epoch_order(len(dataset), seed, epoch, shuffle).tolist(), batch_size, last_batch)
     loader = DataLoader(_EpochView(dataset, seed, epoch), batch_sampler=sampler, num_workers=num_workers,
                         batchify_fn=_Batchify(num_workers > 0))
     return ICDLoader(loader, epoch)

@@ -1,0 +1,80 @@
+"""Score export: the trained network's score maps of every image of a list.
+
+icd-reference.md "Training augmentation" (inference): no scaling, the image padded
+bottom/right to 513 at the top-left, maps at stride 8 (65 x 65). Each kind is written
+as ``<run>/scores/<kind>/<id>.npy``, float32 ``(n_present, 65, 65)`` with the
+image's present classes in increasing class index (docs/architecture.md); the seed
+stage resizes them to 513 and crops the original h x w, as the release does.
+"""
+import logging
+import os
+
+import numpy as np
+
+from .cli import save_run_config
+from .data.datasets import ICDInferDataset, make_loader
+from .data.voc import read_list
+from .engine.checkpoint import latest_checkpoint
+from .engine.trainer import get_contexts
+from .errors import InputError
+from .io import save_npy
+from .train_icd import build_net
+
+logger = logging.getLogger(__name__)
+ICD_KINDS = ("cam", "icd_bu", "icd_bu_sp", "icd_td")
+
+
+def resolve_checkpoint(cfg):
+    """``infer.checkpoint``, else the run's newest checkpoint; an error if there is none."""
+    if cfg.infer.checkpoint:
+        return cfg.infer.checkpoint
+    ckpt_dir = os.path.join(cfg.out_dir, "checkpoints")
+    prefix = latest_checkpoint(ckpt_dir)
+    if prefix is None:
+        raise InputError(ckpt_dir, "no complete checkpoint; train first or set infer.checkpoint=FILE")
+    return prefix + ".params"
+
+
+def score_path(run_dir, kind, id_):
+    """Where the score map of ``kind`` for image ``id_`` lives."""
+    return os.path.join(run_dir, "scores", kind, id_ + ".npy")
+
+
+def run_infer(cfg, progress=True):
+    """Write the score maps of ``cfg.infer.kinds`` for ``cfg.infer.split``; skip finished images.
+
+    Returns
+    -------
+    dict with ``written``, ``skipped`` (already present) and ``checkpoint``.
+    """
+    import mxnet as mx
+    from mxnet.gluon.utils import split_and_load
+    from tqdm import tqdm
+
+    kinds = [k for k in cfg.infer.kinds if cfg.model.mode == "icd" or k == "cam"]
+    bad = sorted(set(kinds) - set(ICD_KINDS))
+    if bad:
+        raise InputError("infer.kinds", f"unknown kind(s) {', '.join(bad)}; known: {', '.join(ICD_KINDS)}")
+    ids = read_list(cfg.data.root, cfg.infer.split)
+    todo = [i for i in ids if not all(os.path.isfile(score_path(cfg.out_dir, k, i)) for k in kinds)]
+    ckpt = resolve_checkpoint(cfg)
+    save_run_config(cfg, "infer")
+    if not todo:
+        return {"written": 0, "skipped": len(ids), "checkpoint": ckpt}
+    contexts = get_contexts(cfg.train.gpus)
+    net = build_net(cfg.model, contexts, ckpt)
+    ds = ICDInferDataset(cfg.data, todo)
+    loader = make_loader(ds, cfg.infer.batch_size * len(contexts), num_workers=cfg.data.num_workers)
+    bar = tqdm(total=len(ds), desc="scores", disable=not progress)
+    for img, sp, label, index in loader:
+        outs = [net.infer(*xs) for xs in zip(*(split_and_load(x, contexts, even_split=False)
+                                               for x in (img, sp, label)))]
+        label, index = label.asnumpy(), index.asnumpy().astype(int)
+        for kind in kinds:
+            maps = np.concatenate([o[kind].asnumpy() for o in outs], axis=0)
+            for n, i in enumerate(index):
+                save_npy(score_path(cfg.out_dir, kind, ds.ids[i]), maps[n, np.flatnonzero(label[n])])
+        bar.update(len(index))
+    bar.close()
+    mx.nd.waitall()
+    return {"written": len(todo), "skipped": len(ids) - len(todo), "checkpoint": ckpt}

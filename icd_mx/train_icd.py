@@ -1,0 +1,114 @@
+"""The ICD training stage: the ICD network and the VOC data as a task of the engine.
+
+``run_train(cfg)`` trains ``cfg.model`` (ICD, or the CAM-only baseline) on
+``cfg.data.train_list`` with the release's optimisation (icd-reference.md,
+"Optimisation"), writing ``<run>/checkpoints``, logs, the training curve and
+per-epoch previews of the CAM / bottom-up / top-down score maps.
+"""
+import logging
+import os
+
+import numpy as np
+
+from .cli import save_run_config
+from .compat.release import export_release, load_params
+from .data.datasets import ICDInferDataset, ICDTrainDataset, make_loader
+from .data.voc import CLASSES, read_image
+from .engine.distributed import shard_batches
+from .engine.trainer import fit, get_contexts
+from .io import save_png
+from .nn.icd import ICDNet
+from .viz import score_preview
+
+logger = logging.getLogger(__name__)
+
+
+def build_net(model_cfg, contexts, params=""):
+    """An initialised, hybridized ICDNet on ``contexts``; ``params`` (any format) loaded strictly.
+
+    With no ``params`` the backbone starts from Xavier and new layers from N(0, 0.01)
+    (the CPU demo, where no ImageNet weights exist); on VOC ``model.init`` names the
+    "20M" ImageNet init or a release snapshot. A missing file is an error, never a
+    silent fallback to another init.
+    """
+    net = ICDNet(model_cfg)
+    net.initialize(ctx=contexts)
+    if params:
+        report = load_params(net, params, ctx=contexts)
+        logger.info("loaded %s (%s format, %d arrays)", params, report["format"], report["loaded"])
+    net.hybridize(static_alloc=True)
+    return net
+
+
+class ICDTask:
+    """The engine task of ICD (see ``icd_mx.engine.trainer.Task``)."""
+
+    def __init__(self, cfg, contexts, preview_count=4):
+        self.cfg = cfg
+        self.dataset = ICDTrainDataset(cfg.data, cfg.data.train_list)  # fails on an empty list
+        self.net = build_net(cfg.model, contexts, cfg.model.init)
+        self.preview_ids = self._pick_previews(preview_count)
+
+    def _pick_previews(self, count):
+        """A fixed handful of training images, multi-class ones included, for the previews."""
+        labels = np.asarray(self.dataset.labels)
+        multi = [i for i in range(len(labels)) if labels[i].sum() > 1]
+        single = [i for i in range(len(labels)) if labels[i].sum() == 1]
+        picked = single[: count - count // 2] + multi[: count // 2]
+        return [self.dataset.ids[i] for i in picked]
+
+    def train_loader(self, epoch, batch_size, shard=(0, 1)):
+        """This worker's share of each global batch of ``epoch`` (drop the last partial batch)."""
+        d = self.cfg.data
+        batches = shard_batches(len(self.dataset), batch_size, epoch, self.cfg.train.seed, shard, shuffle=True)
+        return make_loader(self.dataset, batch_size, num_workers=d.num_workers, seed=self.cfg.train.seed,
+                           epoch=epoch, batches=batches)
+
+    def forward_train(self, ctx_batches, step):
+        return self.net.forward_train(ctx_batches, step)
+
+    def state_dict(self):
+        # The sign-flip state is a Parameter (saved with the params); the TD warm-up
+        # counter is the engine's global iteration. Nothing else to keep.
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+    def export(self, prefix):
+        """The checkpoint in the release's format, next to ours."""
+        if self.cfg.model.mode == "icd":
+            export_release(self.net, prefix + "-release.params")
+
+    def on_epoch_end(self, epoch, run_dir):
+        """Write ``previews/epoch-NNNN.png``: per image and present class, CAM / BU / BU+SP / TD."""
+        import mxnet as mx
+
+        if not self.preview_ids:
+            return
+        ds = ICDInferDataset(self.cfg.data, self.preview_ids)
+        ctx = self.net.collect_params().list_ctx()[0]
+        tiles = []
+        for i in range(len(ds)):
+            img, sp, label, _ = ds[i]
+            h, w = ds.original_size(i)
+            outs = self.net.infer(mx.nd.array(img[None], ctx=ctx), mx.nd.array(sp[None], ctx=ctx),
+                                  mx.nd.array(label[None], ctx=ctx))
+            present = np.flatnonzero(label)
+            stride = img.shape[-1] / outs["cam"].shape[-1]
+            hh, ww = int(np.ceil(h / stride)), int(np.ceil(w / stride))
+            maps = {k: v[0].asnumpy()[present, :hh, :ww] for k, v in outs.items()}
+            rgb = read_image(ds.layout.image(ds.ids[i]))
+            tiles.append(score_preview(rgb, maps, [CLASSES[c] for c in present]))
+        width = max(t.shape[1] for t in tiles)
+        sheet = np.concatenate([np.pad(t, ((0, 4), (0, width - t.shape[1]), (0, 0)), constant_values=255)
+                                for t in tiles], axis=0)
+        save_png(os.path.join(run_dir, "previews", f"epoch-{epoch:04d}.png"), sheet)
+
+
+def run_train(cfg, resume=True):
+    """Train ICD as ``cfg`` says; return the engine's summary dict."""
+    contexts = get_contexts(cfg.train.gpus)
+    save_run_config(cfg, "train")
+    task = ICDTask(cfg, contexts)
+    return fit(task, cfg.train, cfg.out_dir, contexts, kvstore=cfg.train.kvstore, resume=resume)

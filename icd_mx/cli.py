@@ -49,12 +49,18 @@ def save_run_config(cfg, stage):
 
 
 def run_main(fn, *args, **kwargs):
-    """Run a tool body; bad input ends in one line on stderr and exit status 2."""
+    """Run a tool body; bad input ends in one line on stderr and exit status 2 (a
+    ``RuntimeError`` with an ``exit_code``, such as a NaN loss, with that status)."""
     try:
         return fn(*args, **kwargs)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except RuntimeError as e:
+        if not hasattr(e, "exit_code"):  # e.g. engine.trainer.NonFiniteLossError
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to continue", file=sys.stderr)
         sys.exit(130)

@@ -32,12 +32,33 @@ def build_net(model_cfg, contexts, params=""):
     silent fallback to another init.
     """
     net = ICDNet(model_cfg)
-    net.initialize(ctx=contexts)
     if params:
+        net.initialize(ctx=contexts)
         report = load_params(net, params, ctx=contexts)
         logger.info("loaded %s (%s format, %d arrays)", params, report["format"], report["loaded"])
+    else:
+        init_from_scratch(net, contexts)
     net.hybridize(static_alloc=True)
     return net
+
+
+def init_from_scratch(net, contexts, pixel_scale=64.0):
+    """Initialise for training without ImageNet weights (the CPU demo).
+
+    He (MSRA) initialisation for the ReLU backbone and fc6/fc7, N(0, 0.01) for the new
+    layers as in the release, and conv1_1 divided by ``pixel_scale``: the network sees
+    raw 0..255 pixels minus 127 (icd-reference.md "Data conventions", no std scaling),
+    whose spread is about 64, where the ImageNet weights the release starts from were
+    fitted to that range. Only the starting point changes; the network and its input
+    are the release's.
+    """
+    import mxnet as mx
+
+    net.initialize(mx.init.MSRAPrelu(factor_type="in", slope=0.0), ctx=contexts)
+    (conv1,) = [p for name, p in net.collect_params().items() if name.endswith("conv1_1_weight")]
+    for ctx in conv1.list_ctx():
+        conv1.data(ctx)[:] /= pixel_scale
+    net.copy_ft_from_cam()
 
 
 class ICDTask:

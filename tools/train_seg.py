@@ -17,15 +17,10 @@ from icd_mx.cli import load_stage_config, run_main, save_run_config, stage_parse
 
 def body(args):
     cfg = load_stage_config(args)  # sets OMP threads before MXNet is imported
-    from icd_mx.engine.trainer import EXIT_NONFINITE, NonFiniteLossError
     from icd_mx.seg.task import train_seg
 
     save_run_config(cfg, "train_seg")
-    try:
-        result = train_seg(cfg, resume=not args.no_resume)
-    except NonFiniteLossError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(EXIT_NONFINITE)
+    result = train_seg(cfg, resume=not args.no_resume)
     print(f"done: {result.get('checkpoint')}")
 
 

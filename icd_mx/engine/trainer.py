@@ -31,7 +31,12 @@ EXIT_NONFINITE = 3  # exit code tools use for NonFiniteLossError
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or Inf; the message is one line."""
+    """The training loss became NaN or Inf; the message is one line.
+
+    ``icd_mx.cli.run_main`` prints it as ``error: ...`` and exits with :data:`EXIT_NONFINITE`.
+    """
+
+    exit_code = EXIT_NONFINITE
 
 
 def get_contexts(gpus):

@@ -197,21 +197,15 @@ class SegTask:
         With ``shard = (rank, workers)`` (``dist_sync``), this worker's slice of each global
         batch (:func:`icd_mx.engine.distributed.shard_batches`).
         """
-        seed, workers = self.cfg.train.seed, self.cfg.data.num_workers
-        if shard[1] == 1:
-            bs = batch_size or self.cfg.seg.batch_size
-            return make_loader(self.dataset, bs, shuffle=True, num_workers=workers, seed=seed, epoch=epoch,
-                               last_batch="discard" if len(self.dataset) >= bs else "keep")
-        from mxnet.gluon.data import DataLoader
-
-        from ..data.datasets import ICDLoader, _Batchify, _EpochView
         from ..engine.distributed import shard_batches
 
-        global_batch = batch_size * shard[1]
-        batches = [list(map(int, b)) for b in shard_batches(len(self.dataset), global_batch, epoch, seed, shard)]
-        loader = DataLoader(_EpochView(self.dataset, seed, epoch), batch_sampler=batches, num_workers=workers,
-                            batchify_fn=_Batchify(workers > 0))
-        return ICDLoader(loader, epoch)
+        seed, workers = self.cfg.train.seed, self.cfg.data.num_workers
+        bs = batch_size or self.cfg.seg.batch_size
+        if shard[1] == 1 and len(self.dataset) < bs:  # a tiny set: one short batch rather than none
+            return make_loader(self.dataset, bs, shuffle=True, num_workers=workers, seed=seed, epoch=epoch)
+        # batch_size is this worker's share of the global batch (engine.trainer.Task)
+        batches = shard_batches(len(self.dataset), bs, epoch, seed, shard)
+        return make_loader(self.dataset, bs, num_workers=workers, seed=seed, epoch=epoch, batches=batches)
 
     def forward_train(self, ctx_batches, step):
         """Losses per context (sum over its images of the per-image mean CE) and metrics."""

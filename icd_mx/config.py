@@ -61,6 +61,7 @@ class TrainConfig:
     momentum: float = 0.9
     wd: float = 5e-4
     seed: int = 0
+    optimizer: str = "sgd"              # sgd (the release) | adam (only for from-scratch CPU runs)
     log_interval: int = 10              # iterations
     preview_interval: int = 0           # iterations; 0: once per epoch
     max_iters_per_epoch: int = 0        # 0: the whole list (for smoke runs)
@@ -147,6 +148,7 @@ CHOICES = {
     "model.td_structure": ("a", "b", "c", "d"),
     "model.bn_beta": ("learn", "zero"),
     "train.kvstore": ("device", "local", "dist_sync"),
+    "train.optimizer": ("sgd", "adam"),
     "data.on_bad_sample": ("error", "skip"),
     "seeds.score": ("cam", "icd_bu", "icd_bu_sp", "icd_td"),
     "superpixels.features": ("vgg", "color"),

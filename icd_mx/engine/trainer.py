@@ -224,8 +224,11 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
                          f"x {len(contexts)} context(s)")
     params = task.net.collect_params()
     params.reset_ctx(contexts)
-    run.trainer = gluon.Trainer(params, "sgd", {"learning_rate": opt.lr, "momentum": opt.momentum,
-                                                "wd": opt.wd}, kvstore=run.kv, update_on_kvstore=False)
+    name = getattr(opt, "optimizer", "sgd")
+    settings = {"learning_rate": opt.lr, "wd": opt.wd}
+    if name == "sgd":
+        settings["momentum"] = opt.momentum
+    run.trainer = gluon.Trainer(params, name, settings, kvstore=run.kv, update_on_kvstore=False)
     if is_dist(run.kv):  # mxnet-notes.md trap 2: initialise and pass a barrier before the first step
         deferred = [p.name for p in params.values() if p._deferred_init]
         if deferred:

@@ -68,3 +68,17 @@ def set_num_threads(n=None):
     if "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(n or os.cpu_count() or 1)
     return int(os.environ["OMP_NUM_THREADS"])
+
+
+def load_param_file(path, what="parameter file"):
+    """``mx.nd.load`` a ``.params`` file; a missing or unreadable one is an InputError naming it."""
+    import mxnet as mx
+
+    from .errors import InputError
+
+    if not os.path.isfile(path):
+        raise InputError(path, f"{what} not found")
+    try:
+        return mx.nd.load(path)
+    except mx.base.MXNetError as e:
+        raise InputError(path, f"not an MXNet parameter file ({str(e).splitlines()[0][:120]})")

@@ -13,13 +13,12 @@ Three formats are read by :func:`load_params`:
 Missing, extra or mis-shaped parameters raise :class:`~icd_mx.errors.InputError`
 naming the file; nothing falls back silently to another init.
 """
-import os
 import warnings
 
 import mxnet as mx
 
 from ..errors import InputError
-from ..io import atomic_path
+from ..io import atomic_path, load_param_file
 from ..nn.vgg import conv_names
 
 INIT_NAMES = [f"{n}_{s}" for n in conv_names() + ["fc6", "fc7"] for s in ("weight", "bias")]
@@ -95,12 +94,7 @@ def load_params(net, path, ctx=None, allow_missing=False, ignore_extra=False):
     -------
     dict with ``format``, ``loaded`` (count), ``missing`` and ``extra`` (names).
     """
-    if not os.path.isfile(path):
-        raise InputError(path, "parameter file not found")
-    try:
-        arrays = mx.nd.load(path)
-    except mx.base.MXNetError as e:
-        raise InputError(path, f"not an MXNet parameter file ({str(e).splitlines()[0][:120]})")
+    arrays = load_param_file(path)
     if not isinstance(arrays, dict) or not arrays:
         raise InputError(path, "not a named parameter file")
     _ensure_initialized(net, ctx)

@@ -17,14 +17,15 @@ ReLU, dropout 0.5; fc7 1x1 1024, ReLU, dropout 0.5; fc8 1x1 -> 21 classes, N(0, 
 Multipliers (:func:`set_multipliers`): lr x10 on fc8, no weight decay on biases and
 BatchNorm beta (MXNet Module's rule, mxnet-notes.md).
 """
-import os
 import re
 
 import numpy as np
+import mxnet as mx
 from mxnet import init
 from mxnet.gluon import HybridBlock, nn
 
 from ..errors import InputError
+from ..io import load_param_file
 from .vgg import DilatedVGG16, scaled
 
 NUM_SEG_CLASSES = 21
@@ -290,14 +291,7 @@ def load_resnet_imagenet(backbone, path, ctx=None):
     InputError
         Missing file, or a parameter whose shape differs from the file's.
     """
-    import mxnet as mx
-
-    if not os.path.isfile(path):
-        raise InputError(path, "ResNet ImageNet params file not found (gluoncv resnet101_v1 .params)")
-    try:
-        loaded = mx.nd.load(path)
-    except mx.base.MXNetError as e:
-        raise InputError(path, f"not an MXNet params file ({str(e).splitlines()[0]})")
+    loaded = load_param_file(path, "ResNet ImageNet params file (gluoncv resnet101_v1 .params)")
     ours = backbone._collect_params_with_prefix()
     used, extra, by_name = set(), [], {}
     for key, value in loaded.items():
@@ -335,14 +329,7 @@ def load_vgg_init(net, path, ctx=None):
     dict
         ``{"loaded": n, "missing": [our names], "extra": [file keys]}``.
     """
-    import mxnet as mx
-
-    if not os.path.isfile(path):
-        raise InputError(path, "VGG16 init params file not found")
-    try:
-        loaded = mx.nd.load(path)
-    except mx.base.MXNetError as e:
-        raise InputError(path, f"not an MXNet params file ({str(e).splitlines()[0]})")
+    loaded = load_param_file(path, "VGG16 init params file")
     params = net.collect_params()
     by_suffix = {}
     for name in params.keys():

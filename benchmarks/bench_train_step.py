@@ -1,8 +1,9 @@
 """Training-step throughput: ICD vs the CAM-only baseline (same backbone and shape).
 
 Prints JSON: img/s and seconds per step of each and their time ratio (target
-ICD <= 1.05 x CAM). The default TD structure c adds fc6_ft/fc7_ft, about as much
-convolution as fc6/fc7, so ``icd_td_a`` (no extra convolutions) is timed too.
+ICD <= 1.05 x CAM) and the process's peak resident memory (ru_maxrss, MiB).
+The default TD structure c adds fc6_ft/fc7_ft, about as much convolution as fc6/fc7,
+so ``icd_td_a`` (no extra convolutions) is timed too.
 Also a lower-bound estimate of a release-style step, whose graph has five Python
 operators: our step plus four extra Python-op round trips on the score tensor
 (measured with a pass-through CustomOp; the release's numpy arithmetic inside
@@ -13,6 +14,7 @@ them would add more).
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from types import SimpleNamespace
@@ -89,7 +91,14 @@ def main(argv=None):
         "python_op_roundtrip_s": round(python_op_s, 5),
         "release_style_step_s_lower_bound": round(release_s, 4),
         "speedup_vs_release_lower_bound": round(release_s / icd_s, 3),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
     }, indent=2))
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process (all three models), MiB (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
 
 
 def passthrough_cost(mx, shape, iters):

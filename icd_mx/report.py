@@ -11,7 +11,11 @@ the schema it relies on is small:
 - numbers are percentages (as ``tools/evaluate.py`` writes them) unless the record says
   ``"units": "fraction"`` (values in [0, 1]);
 - ``command`` (optional): the command line that produced the record; otherwise the
-  last line of ``<runs_root>/<run>/commands.txt`` (written by ``tools/reproduce.py``).
+  last line of ``<runs_root>/<run>/commands.txt`` (written by ``tools/reproduce.py``);
+- ``miou_present`` (beside ``miou``, also in sweep entries): the mean IoU over the labels
+  present in the ground truth. ``render(..., present=True)`` shows it wherever a cell
+  reads ``miou`` (a record without it falls back to ``miou``); on VOC the two are equal,
+  on the few-class mini-VOC only the present mean is meaningful.
 
 A cell whose record or key is missing shows ``not run``, never a number. Paper numbers
 are icd-reference.md's headline table.
@@ -105,6 +109,11 @@ def _lookup(record, path):
     return node
 
 
+def _number(value):
+    """``value`` if it is a real number (not a bool), else None."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _select(node, t):
     if isinstance(node, dict):
         for key, value in node.items():
@@ -131,10 +140,14 @@ class Results:
         Folder of run folders.
     run_dirs : dict, optional
         Run key -> folder name under ``runs_root`` (default: the key itself).
+    present : bool
+        Read ``miou_present`` wherever a source's key ends in ``miou`` (falling back
+        to ``miou`` when a record lacks it).
     """
 
-    def __init__(self, runs_root, run_dirs=None):
+    def __init__(self, runs_root, run_dirs=None, present=False):
         self.root, self.run_dirs, self._cache = runs_root, dict(run_dirs or {}), {}
+        self.present = present
 
     def run_dir(self, run):
         return os.path.join(self.root, self.run_dirs.get(run, run))
@@ -156,8 +169,12 @@ class Results:
         record = self.record(source.run, source.name)
         if not isinstance(record, dict):
             return None
-        value = _lookup(record, source.key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        value = None
+        if self.present and source.key.split("/")[-1] == "miou":
+            value = _number(_lookup(record, source.key + "_present"))
+        if value is None:
+            value = _number(_lookup(record, source.key))
+        if value is None:
             return None
         return 100.0 * float(value) if record.get("units") == "fraction" else float(value)
 
@@ -184,8 +201,14 @@ def measured(results, cell):
 
 
 def render_table(table, results):
-    """One table as markdown: ``paper`` and ``ours`` per column, commands as footnotes."""
-    head = ["method"] + [f"{c} {who}" for c in table.columns for who in ("(paper)", "(ours)")]
+    """One table as markdown: ``paper`` and ``ours`` per column, commands as footnotes.
+
+    With ``results.present`` the "(ours)" headers of mIoU columns say ``mIoU over present``.
+    """
+    def ours(column):
+        return "(ours, mIoU over present)" if results.present and "mIoU" in column else "(ours)"
+
+    head = ["method"] + [f"{c} {who}" for c in table.columns for who in ("(paper)", ours(c))]
     lines = [f"### {table.title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     notes = []
     for row in table.rows:
@@ -206,7 +229,7 @@ def render_table(table, results):
     return "\n".join(lines) + "\n"
 
 
-def render(runs_root, run_dirs=None, title="ICD: the paper's tables, measured", note=""):
+def render(runs_root, run_dirs=None, title="ICD: the paper's tables, measured", note="", present=False):
     """All eight tables as one markdown document.
 
     Parameters
@@ -217,16 +240,27 @@ def render(runs_root, run_dirs=None, title="ICD: the paper's tables, measured", 
         Run key -> folder name (see :func:`paper_tables` for the keys).
     title, note : str
         Document heading and a paragraph under it (e.g. the data set and scale).
+    present : bool
+        Show the mean IoU over the classes present in the ground truth
+        (``miou_present``, falling back to ``miou`` per record) instead of the release's
+        21-class mean: for data with few classes (the mini-VOC). The intro and the
+        mIoU column headers say which mean is shown.
 
     Returns
     -------
     str
     """
-    results = Results(runs_root, run_dirs)
+    results = Results(runs_root, run_dirs, present)
     parts = [f"# {title}", ""]
     if note:
         parts += [note, ""]
     parts.append(f"Paper numbers: CVPR 2020 (icd-reference.md). `{NOT_RUN}`: no evaluation record found.")
+    if present:
+        parts.append("Measured mIoU: the mean over the classes present in the ground truth (`miou_present`; "
+                     "a record without it shows the 21-class mean); the paper's are 21-class means on VOC, "
+                     "where the two are equal.")
+    else:
+        parts.append("Measured mIoU: the release's mean over all 21 classes (`miou`).")
     parts.append("")
     for table in paper_tables():
         parts.append(render_table(table, results))

@@ -78,3 +78,26 @@ def test_minivoc_plan_covers_every_table_and_parses(tmp_path):
         over = [a for a in argv[2:] if "=" in a and not a.startswith("-")]
         load_config(cfgs or None, over)  # every override names a real, valid key
     assert mod.run_plan(steps[:1], str(tmp_path), 0, dry_run=True) == []
+
+
+def test_present_mean_with_fallback(tmp_path):
+    root = str(tmp_path)
+    sweep = [{"threshold": 0.0, "miou": 20.0, "miou_present": 70.0, "recall": 80.0}]
+    _write(root, "icd", "scores_icd_td", {"map": 55.0, "sweep": sweep})
+    _write(root, "icd", "seeds_raw", {"miou": 15.0, "miou_present": 61.25})
+    _write(root, "icd", "seeds_crf", {"miou": 16.0})  # an older record: no miou_present
+    _write(root, "seg_vgg16", "seg_val", {"metrics": {"miou": 0.1, "miou_present": 0.5}, "units": "fraction"})
+    default = report.render(root)
+    assert "| + top-down (TD) | 59.9 | 15.0 |" in default
+    assert "| 59.5/83.5 | 20.0/80.0 |" in default
+    assert "21 classes (`miou`)" in default and "(ours, mIoU over present)" not in default
+    md = report.render(root, present=True)
+    assert "| + top-down (TD) | 59.9 | 61.2 |" in md
+    assert "| + CRF | 62.2 | 16.0 |" in md  # falls back to miou
+    assert "| c | 59.9/62.2 | 61.2/16.0 |" in md
+    assert "| 59.5/83.5 | 70.0/80.0 |" in md  # sweep entries: miou_present, recall unchanged
+    assert "| ICD | 57.0 | 55.0 |" in md  # mAP is not an mIoU
+    assert "| ICD seeds | 61.2 | 50.0 |" in md  # fraction units still scaled
+    assert "present in the ground truth" in md
+    assert "T=0 mIoU/recall (ours, mIoU over present)" in md
+    assert "| mAP (paper) | mAP (ours) |" in md

@@ -1,7 +1,25 @@
 #!/usr/bin/env python
-"""Seeds per second with and without CRF: ours (SeedJob, one process and a worker pool)
-against a release-style per-image path (per-channel resizes, full image decode, 256-row
-CRF unary, as the release's seed function did), identical outputs checked. Prints JSON.
+"""Seeds per second with and without CRF: ours (generate_seeds, one process and a worker
+pool) against a release-style per-image path, same work, identical outputs checked.
+Prints JSON.
+
+Same work: both paths read the same inputs and write, per image and variant (``raw``,
+and ``crf`` in the CRF runs), the single-channel seed PNG and its VOC-palette colour
+preview. The release-style path is the release's seed function written plainly (one
+process, per-channel resizes, a full image decode for the size, a 256-row CRF unary);
+its CRF unary uses icd-reference.md's 0.025 on the non-seed labels, as icd_mx/crf.py
+does. ``identical_output`` compares every seed and every preview's pixels of every run
+of ours with the release-style files.
+
+Figures: ``*_s`` wall seconds (best of ``--repeat``, runs interleaved), ``*_cpu_s``
+CPU seconds of the run (user + sys of this process and its reaped workers),
+``speedup_<tag>_w<n>`` release wall / ours wall (throughput; the release ran one
+process, ours runs ``workers``), ``cpu_ratio_<tag>_w<n>`` release CPU / ours CPU
+(per-image cost, independent of free cores). On a loaded machine the wall speed-up of
+the pool is bounded by the cores it gets: ``core_capacity_w<n>`` measures them (n
+processes of a fixed loop at once against one alone; n on an idle machine) and
+``pool_scaling_<tag>`` is ours w1 wall / ours w<n> wall, to set beside it; with free
+cores the throughput ratio approaches ``cpu_ratio_<tag>_w<n> * workers``.
 
     python benchmarks/bench_seeds.py --images 12 --workers 2
 """
@@ -51,9 +69,10 @@ def release_style(id_, layout, score_root, out_root, crf=True, size=513):
     seed[bg] = 0
     seed[undefined] = 255
     cv2.imwrite(os.path.join(out_root, "raw", id_ + ".png"), seed)
+    voc.write_color_mask(os.path.join(out_root, "raw_color", id_ + ".png"), seed)
     if not crf:
         return
-    prob = np.full((256, h * w), 0.5 / 21, np.float32)
+    prob = np.full((256, h * w), 0.5 / 20, np.float32)  # 0.025 (icd-reference.md; the release's 0.5/21 reading aside)
     prob[seed.ravel(), np.arange(h * w)] = 0.5
     prob = prob[:21]
     prob /= prob.sum(axis=0, keepdims=True)
@@ -66,6 +85,7 @@ def release_style(id_, layout, score_root, out_root, crf=True, size=513):
     out = q.argmax(axis=0).astype(np.uint8)
     out[q.max(axis=0) < 0.1] = 255
     cv2.imwrite(os.path.join(out_root, "crf", id_ + ".png"), out)
+    voc.write_color_mask(os.path.join(out_root, "crf_color", id_ + ".png"), out)
 
 
 def fake_scores(rng, root, ids, layout):
@@ -79,53 +99,106 @@ def fake_scores(rng, root, ids, layout):
 
 
 def timed(fn):
-    t = time.perf_counter()
+    """``(wall s, cpu s)`` of ``fn()``; CPU = user + sys of this process and its reaped children."""
+    t, c = time.perf_counter(), os.times()
     fn()
+    c2 = os.times()
+    cpu = (c2.user - c.user) + (c2.system - c.system) + (c2.children_user - c.children_user) \
+        + (c2.children_system - c.children_system)
+    return time.perf_counter() - t, cpu
+
+
+def _burn(_):
+    t, x = time.perf_counter(), 0
+    for i in range(2_000_000):
+        x += i
     return time.perf_counter() - t
 
 
+def core_capacity(n):
+    """Cores that ``n`` busy processes get right now: ``n * t(alone) / mean t(n at once)``
+    for a fixed pure-Python loop (n on an idle machine with n free cores)."""
+    import multiprocessing as mp
+
+    alone = min(_burn(0) for _ in range(2))
+    with mp.get_context("fork").Pool(n) as pool:
+        together = pool.map(_burn, range(n), chunksize=1)
+    return n * alone / (sum(together) / n)
+
+
 def same(a, b, ids):
-    return all(np.array_equal(voc.read_mask(os.path.join(a, i + ".png")), voc.read_mask(os.path.join(b, i + ".png")))
-               for i in ids)
+    """Seeds equal, and colour previews equal in pixels and palette."""
+    from PIL import Image
+
+    for i in ids:
+        if not np.array_equal(voc.read_mask(os.path.join(a, i + ".png")), voc.read_mask(os.path.join(b, i + ".png"))):
+            return False
+        with Image.open(os.path.join(a + "_color", i + ".png")) as pa, \
+                Image.open(os.path.join(b + "_color", i + ".png")) as pb:
+            if pa.mode != "P" or pb.mode != "P" or pa.getpalette() != pb.getpalette() \
+                    or not np.array_equal(np.asarray(pa), np.asarray(pb)):
+                return False
+    return True
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--images", type=int, default=12)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--side", type=int, default=400, help="max image side (VOC: 500)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each path; the best is kept")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench_seeds_")
     make_minivoc(tmp, args.images, 0, 0, 20, args.side * 3 // 4, args.side)
     layout = voc.VOCLayout(tmp)
     ids = voc.read_list(tmp, "train_aug")[:args.images]
     fake_scores(np.random.default_rng(0), tmp, ids, layout)
-    rel = os.path.join(tmp, "release")
-    for d in ("raw", "crf"):
-        os.makedirs(os.path.join(rel, d), exist_ok=True)
-    res = {"benchmark": "seeds", "images": len(ids), "max_side": args.side, "workers": args.workers}
-    res["release_raw_s"] = timed(lambda: [release_style(i, layout, os.path.join(tmp, "scores"), rel, False)
-                                          for i in ids])
-    res["release_crf_s"] = timed(lambda: [release_style(i, layout, os.path.join(tmp, "scores"), rel, True)
-                                          for i in ids])
-    ok = True
-    for tag, variants in (("raw", ["raw"]), ("crf", ["raw", "crf"])):
-        for w in (1, args.workers):
-            out = os.path.join(tmp, f"ours_{tag}_{w}")
-            vs = [seeds.parse_variant(v, "icd_td") for v in variants]
-            job = seeds.SeedJob(layout, os.path.join(tmp, "scores"), out, vs, SeedConfig())
-            res[f"ours_{tag}_w{w}_s"] = timed(lambda: seeds.generate_seeds(job, ids, w, progress=False))
-            for v in variants:
-                ok &= same(os.path.join(out, v), os.path.join(rel, v), ids)
+    score_root = os.path.join(tmp, "scores")
     n = len(ids)
+    res = {"benchmark": "seeds", "images": n, "max_side": args.side, "workers": args.workers,
+           "repeat": args.repeat, "cpu_count": os.cpu_count(), "loadavg_start": list(os.getloadavg())}
+    best, ok = {}, True
+
+    def keep(key, wall_cpu):
+        old = best.get(key)
+        best[key] = wall_cpu if old is None else (min(old[0], wall_cpu[0]), min(old[1], wall_cpu[1]))
+
+    workers = sorted({1, args.workers})
+    res[f"core_capacity_w{args.workers}"] = round(core_capacity(args.workers), 2)
+    for r in range(args.repeat):
+        for tag, variants in (("raw", ["raw"]), ("crf", ["raw", "crf"])):
+            rel = os.path.join(tmp, f"release_{tag}_{r}")
+            for d in variants:
+                for suffix in ("", "_color"):
+                    os.makedirs(os.path.join(rel, d + suffix), exist_ok=True)
+            keep(f"release_{tag}", timed(lambda: [release_style(i, layout, score_root, rel, tag == "crf")
+                                                  for i in ids]))
+            for w in workers:
+                out = os.path.join(tmp, f"ours_{tag}_{w}_{r}")
+                vs = [seeds.parse_variant(v, "icd_td") for v in variants]
+                job = seeds.SeedJob(layout, score_root, out, vs, SeedConfig())
+                keep(f"ours_{tag}_w{w}", timed(lambda: seeds.generate_seeds(job, ids, w, progress=False)))
+                for v in variants:
+                    ok &= same(os.path.join(out, v), os.path.join(rel, v), ids)
     for tag in ("raw", "crf"):
-        res[f"release_{tag}_img_per_s"] = n / res[f"release_{tag}_s"]
-        for w in sorted({1, args.workers}):
-            res[f"ours_{tag}_w{w}_img_per_s"] = n / res[f"ours_{tag}_w{w}_s"]
-            res[f"speedup_{tag}_w{w}"] = res[f"release_{tag}_s"] / res[f"ours_{tag}_w{w}_s"]
+        rw, rc = best[f"release_{tag}"]
+        res[f"release_{tag}_s"], res[f"release_{tag}_cpu_s"] = round(rw, 4), round(rc, 3)
+        res[f"release_{tag}_img_per_s"] = round(n / rw, 3)
+        for w in workers:
+            ow, oc = best[f"ours_{tag}_w{w}"]
+            res[f"ours_{tag}_w{w}_s"], res[f"ours_{tag}_w{w}_cpu_s"] = round(ow, 4), round(oc, 3)
+            res[f"ours_{tag}_w{w}_img_per_s"] = round(n / ow, 3)
+            res[f"speedup_{tag}_w{w}"] = round(rw / ow, 3)
+            res[f"cpu_ratio_{tag}_w{w}"] = round(rc / oc, 3)
+        if args.workers > 1:  # the pool's own scaling, to set beside core_capacity
+            res[f"pool_scaling_{tag}"] = round(best[f"ours_{tag}_w1"][0] / best[f"ours_{tag}_w{args.workers}"][0], 3)
+    res["loadavg_end"] = list(os.getloadavg())
     res["identical_output"] = bool(ok)
-    res["note"] = "ours also writes a colour preview per seed; the CRF (pydensecrf inference) dominates both"
-    print(json.dumps(res))
+    res["target"] = "speedup_crf_w<workers> >= 2 (issue 4); both paths write the same seeds and previews"
+    res["note"] = ("the CRF (pydensecrf inference, the same calls in both paths) is ~90% of a CRF image's cost, so "
+                   "one process of ours costs about what the release's does; the 2x comes from the worker pool, "
+                   "which scales with idle cores (see cpu_ratio and loadavg)")
+    print(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":

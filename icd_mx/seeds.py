@@ -2,9 +2,11 @@
 
 Score files (docs/architecture.md): ``<run>/scores/<kind>/<id>.npy``, float32
 ``(n_present, h', w')`` for the 513-padded input; they are resized to 513 with
-``cv2.resize`` (bilinear, half-pixel centres as the release did) and cropped to the
-image's ``h x w``. All channels of a file are resized in one ``cv2.resize`` call
-(identical per channel to resizing them one by one), once per image for every variant.
+``cv2.resize`` (bilinear, half-pixel centres as the release did) one channel at a time,
+as the release did, and cropped to the image's ``h x w``; once per image and score kind,
+shared by every variant. (One multi-channel ``cv2.resize`` call is not the same: its
+SIMD path rounds differently for 2 or 5 channels, up to 1e-5, which flips the sign test
+of near-zero scores.)
 
 Variants (a seed folder each): ``raw`` (no CRF), ``crf`` (raw refined by the CRF of
 :mod:`icd_mx.crf`), ``sal`` (saliency background, no CRF) and ``cam_thr`` (the CAM
@@ -46,15 +48,12 @@ def default_variants(seed_cfg):
 
 
 def resize_maps(maps, h, w, size=513):
-    """``(n, h', w')`` -> ``(n, h, w)`` float32: bilinear to ``size x size``, top-left crop."""
+    """``(n, h', w')`` -> ``(n, h, w)`` float32: bilinear to ``size x size`` per channel
+    (bit-identical to the release's per-map ``cv2.resize``), top-left crop."""
     maps = np.asarray(maps, np.float32)
-    n = maps.shape[0]
-    out = np.empty((n, h, w), np.float32)
-    for start in range(0, n, 512):  # cv2 handles at most 512 channels per call
-        chunk = np.ascontiguousarray(maps[start:start + 512].transpose(1, 2, 0))
-        big = cv2.resize(chunk, (size, size), interpolation=cv2.INTER_LINEAR)
-        big = big.reshape(size, size, -1)
-        out[start:start + 512] = big[:h, :w].transpose(2, 0, 1)
+    out = np.empty((maps.shape[0], h, w), np.float32)
+    for c, m in enumerate(maps):
+        out[c] = cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR)[:h, :w]
     return out
 
 
@@ -94,15 +93,16 @@ def _foreground(scores, cams, labels):
     """Candidate class per pixel, fg mask, and the multi-class 'flat product' mask."""
     fg_s = fg_scores(scores)
     proposal = fg_s > EPS
+    if len(labels) == 1:  # one channel: the argmax is 0 everywhere, nothing is flat
+        fg = proposal[0]
+        return np.zeros(fg.shape, np.intp), fg, np.zeros(fg.shape, bool)
     candidate = proposal.argmax(axis=0)
     fg = proposal.any(axis=0)
-    flat = np.zeros(fg.shape, bool)
-    if len(labels) > 1:
-        comp = norm_cam(cams) * fg_s
-        conflict = proposal.sum(axis=0) > 1
-        candidate = np.where(conflict, comp.argmax(axis=0), candidate)
-        # release: applies to every fg pixel of a multi-class image
-        flat = ((comp.max(axis=0) - comp.min(axis=0)) <= EPS) & fg
+    comp = norm_cam(cams) * fg_s
+    conflict = proposal.sum(axis=0) > 1
+    candidate = np.where(conflict, comp.argmax(axis=0), candidate)
+    # release: applies to every fg pixel of a multi-class image
+    flat = ((comp.max(axis=0) - comp.min(axis=0)) <= EPS) & fg
     return candidate, fg, flat
 
 
@@ -210,11 +210,21 @@ class SeedJob:
         return os.path.join(self.score_root, kind, id_ + ".npy")
 
     def compute(self, id_):
-        """All variants' seeds for one image: ``{variant name: (h, w) uint8}``."""
+        """All variants' seeds for one image: ``{variant name: (h, w) uint8}``.
+
+        Each input is read once: the XML, each score kind (resized once, shared by the
+        variants), and the image, decoded only when a CRF variant needs it (then its
+        shape gives ``h x w``; otherwise the header does).
+        """
         from .data import voc
 
         labels = voc.read_labels(self.layout.xml(id_))
-        h, w = voc.image_size(self.layout.image(id_))
+        rgb = None
+        if any(v.mode == "crf" for v in self.variants):
+            rgb = voc.read_image(self.layout.image(id_))
+            h, w = rgb.shape[:2]
+        else:
+            h, w = voc.image_size(self.layout.image(id_))
         cache = {}
 
         def maps(kind):
@@ -222,7 +232,6 @@ class SeedJob:
                 cache[kind] = load_scores(self.score_path(kind, id_), len(labels), h, w, self.size)
             return cache[kind]
 
-        rgb = None
         out = {}
         for v in self.variants:
             if v.mode == "cam_thr":
@@ -240,14 +249,18 @@ class SeedJob:
             if v.mode == "crf":
                 from .crf import crf_refine_seed
 
-                rgb = voc.read_image(self.layout.image(id_)) if rgb is None else rgb
                 seed = crf_refine_seed(rgb, seed, self.cfg.crf_confidence)
             out[v.name] = seed
         return out
 
     def __call__(self, id_):
-        """Compute and write one image's seeds; returns ``(id, error line or None)``."""
+        """Compute and write one image's seeds; returns ``(id, error line or None)``.
+
+        The files are ``voc.write_mask`` / ``voc.write_color_mask``'s, byte for byte; the
+        preview's palette is built once per process instead of once per file.
+        """
         from .data import voc
+        from .io import save_png
 
         try:
             if self.done(id_):
@@ -255,10 +268,39 @@ class SeedJob:
             for name, seed in self.compute(id_).items():
                 v = next(x for x in self.variants if x.name == name)
                 voc.write_mask(self.out_path(v, id_), seed)
-                voc.write_color_mask(self.out_path(v, id_, True), seed)
+                save_png(self.out_path(v, id_, True), seed, palette=_palette())
             return id_, None
         except InputError as e:
             return id_, (e.path, e.problem)
+
+
+_PALETTE = []
+
+
+def _palette():
+    """``voc.palette()``, computed once per process."""
+    if not _PALETTE:
+        from .data import voc
+
+        _PALETTE.append(voc.palette())
+    return _PALETTE[0]
+
+
+_WORKER_JOB = []
+
+
+def _init_worker(job):
+    _WORKER_JOB[:] = [job]  # fork: inherited, not pickled
+
+
+def _run_one(id_):
+    return _WORKER_JOB[0](id_)
+
+
+def _chunksize(n, workers):
+    """Images per task: 1 for small runs (no worker left idle at the end, a CRF image
+    costs far more than the message), up to 8 on large lists (fewer messages)."""
+    return max(1, min(8, n // (workers * 32)))
 
 
 def generate_seeds(job, ids, workers=1, progress=True):
@@ -290,8 +332,9 @@ def generate_seeds(job, ids, workers=1, progress=True):
     if workers > 1 and len(todo) > 1:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(workers) as pool:
-            for id_, err in pool.imap_unordered(job, todo, chunksize=4):
+        workers = min(workers, len(todo))
+        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+            for id_, err in pool.imap_unordered(_run_one, todo, chunksize=_chunksize(len(todo), workers)):
                 if err:
                     pool.terminate()
                     raise InputError(*err)

@@ -48,6 +48,7 @@ class ModelConfig:
     max_superpixels: int = 65           # <= 64 merged superpixels + the padding id
     dropout: float = 0.5
     init: str = ""                      # params file: ours, the release's, or VGG16 "20M"
+    scratch_dirac: float = 0.0          # no init file: backbone convs start as identity + this x He noise
 
 
 @dataclass

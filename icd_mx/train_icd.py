@@ -37,27 +37,43 @@ def build_net(model_cfg, contexts, params=""):
         report = load_params(net, params, ctx=contexts)
         logger.info("loaded %s (%s format, %d arrays)", params, report["format"], report["loaded"])
     else:
-        init_from_scratch(net, contexts)
+        init_from_scratch(net, contexts, dirac=model_cfg.scratch_dirac)
     net.hybridize(static_alloc=True)
     return net
 
 
-def init_from_scratch(net, contexts, pixel_scale=64.0):
+def init_from_scratch(net, contexts, pixel_scale=64.0, dirac=0.0):
     """Initialise for training without ImageNet weights (the CPU demo).
 
     He (MSRA) initialisation for the ReLU backbone and fc6/fc7, N(0, 0.01) for the new
     layers as in the release, and conv1_1 divided by ``pixel_scale``: the network sees
     raw 0..255 pixels minus 127 (icd-reference.md "Data conventions", no std scaling),
     whose spread is about 64, where the ImageNet weights the release starts from were
-    fitted to that range. Only the starting point changes; the network and its input
-    are the release's.
+    fitted to that range. With ``dirac`` > 0 the backbone convs after conv1_1 start as
+    identity maps (Dirac kernels) plus ``dirac`` times their He noise, so the 13-layer
+    plain network starts out as shallow as its pooling allows and trains from scratch
+    in a CPU budget. Only the starting point changes; the network and its input are the
+    release's.
     """
     import mxnet as mx
+    import numpy as np
 
     net.initialize(mx.init.MSRAPrelu(factor_type="in", slope=0.0), ctx=contexts)
-    (conv1,) = [p for name, p in net.collect_params().items() if name.endswith("conv1_1_weight")]
-    for ctx in conv1.list_ctx():
-        conv1.data(ctx)[:] /= pixel_scale
+    for name, p in net.backbone.collect_params().items():
+        if not name.endswith("_weight"):
+            continue
+        w = p.data(p.list_ctx()[0]).asnumpy()
+        if name.endswith("conv1_1_weight"):
+            w = w / pixel_scale
+        elif dirac > 0:
+            out_ch, in_ch, kh, kw = w.shape
+            w = w * dirac
+            n = min(out_ch, in_ch)
+            w[np.arange(n), np.arange(n), kh // 2, kw // 2] += 1.0
+            if out_ch > in_ch:  # widening layers repeat the input channels
+                extra = np.arange(in_ch, out_ch)
+                w[extra, extra % in_ch, kh // 2, kw // 2] += 1.0
+        p.set_data(mx.nd.array(w))
     net.copy_ft_from_cam()
 
 

@@ -11,19 +11,21 @@ Layout written under ``root`` (the same readers as for VOC2012 load it)::
 Design (why a classifier trained on it behaves like a CAM on VOC):
 
 - **Backgrounds are cluttered and textured**: a colour gradient plus random stripes,
-  blurred blobs, patches of the objects' *body* textures and pixel noise. Nothing is flat.
-- **Colour carries no class information**: every colour (background layers, object
-  bodies, object heads) is drawn from the same uniform RGB distribution, so colour
-  thresholding cannot separate objects from background or classes from each other.
-- **Each object = a large body + a small head.** The head (about 10-20 % of the object)
+  blurred blobs, patches of fine grain and pixel noise. Nothing is flat.
+- **Colour does not find objects**: backgrounds and bodies draw every colour from the
+  same uniform RGB distribution; a head's two colours are its class's pair (jittered),
+  which the backgrounds also produce, so colour thresholding finds neither objects nor
+  their extent. Heads thus carry the cues a CAM latches on to (colour pair, shape,
+  pattern), as discriminative parts do on VOC.
+- **Each object = a large body + a small head.** The head (about 20-30 % of the object)
   has a class-specific shape (circle, square, triangle, star, hexagon) and pattern
   (rings, fine checker, spokes, dots); the (shape, pattern) pair is unique per class.
   The body has one of three outlines (ellipse, box, trapezoid) and one of four textures
-  (bands, blotches, waves, speckle); classes ``2m`` and ``2m+1`` share the same body, and
-  body textures also occur in the background. The head is therefore the only part that
-  tells a class apart: a CAM classifier fires mostly on heads (the most discriminative
-  part), and recovering whole objects from image labels needs more than a CAM, which is
-  the situation ICD addresses.
+  (bands, blotches, waves, speckle); classes ``2m`` and ``2m+1`` share the same body. The
+  head is therefore the only part that tells a class from its twin: a CAM classifier fires
+  mostly on heads (the most discriminative part), and recovering whole objects from image
+  labels needs more than a CAM, which is the situation ICD addresses. Head patterns are
+  coarse (periods of 6 px and more) so they survive the 0.5 training scale.
 - **Varied layout**: object length 35-80 % of the short side, random orientation and
   position (objects often touch or cross the border: ``truncated`` 1), 1-2 instances;
   about a third of the images hold 2-3 classes; overlap between objects is bounded so a
@@ -64,6 +66,17 @@ def _colour(rng):
     return rng.uniform(0, 255, 3)
 
 
+def head_colours(k, rng, jitter=10.0):
+    """The two colours of a class-``k`` head: a class hue pair, jittered per object.
+
+    Drawn from a fixed per-class stream, so a head's colours are part of what makes it
+    discriminative; backgrounds and bodies still take any colour, heads' colours included,
+    so colour alone separates neither objects from background nor whole objects.
+    """
+    base = np.random.RandomState(1000 + k).uniform(0, 255, (2, 3))
+    return tuple(np.clip(c + rng.uniform(-jitter, jitter, 3), 0, 255) for c in base)
+
+
 def _polygon(shape, n_circle=28):
     """Unit outline of a shape, ``(n, 2)`` in local (u, v) coordinates."""
     if shape in ("circle", "ellipse"):
@@ -94,16 +107,17 @@ def _fill(hw, pts):
 
 def _texture(name, u, v, rng):
     """A 0..1 pattern over local coordinates ``u, v`` (pixels)."""
+    # Head patterns are coarse (periods >= 6 px) so they survive the 0.5 training scale.
     if name == "rings":
-        return (np.sin(np.hypot(u, v) * 2 * np.pi / rng.uniform(4, 6)) > 0).astype(float)
+        return (np.sin(np.hypot(u, v) * 2 * np.pi / rng.uniform(7, 9)) > 0).astype(float)
     if name == "checker":
-        p = rng.uniform(2.5, 3.5)
+        p = rng.uniform(5, 6.5)
         return ((np.floor(u / p) + np.floor(v / p)) % 2).astype(float)
     if name == "spokes":
-        return (np.sin(np.arctan2(v, u) * 8) > 0).astype(float)
+        return (np.sin(np.arctan2(v, u) * 5) > 0).astype(float)
     if name == "dots":
-        p = rng.uniform(5, 7)
-        return (np.hypot(u % p - p / 2, v % p - p / 2) < p * 0.28).astype(float)
+        p = rng.uniform(8, 10)
+        return (np.hypot(u % p - p / 2, v % p - p / 2) < p * 0.3).astype(float)
     if name == "bands":
         return (np.sin(u * 2 * np.pi / rng.uniform(9, 14)) > 0).astype(float)
     if name == "waves":
@@ -146,10 +160,10 @@ def _background(hw, rng):
             blob[(u / rng.uniform(8, 40)) ** 2 + (v / rng.uniform(8, 40)) ** 2 < 1] = 1
             blob = cv2.GaussianBlur(blob, (0, 0), 3)[..., None]
             img = img * (1 - blob) + _colour(rng) * blob
-        else:              # a patch of a body texture (bodies alone are not object evidence)
+        else:              # a patch of fine grain, a texture no object uses
             region &= (u / rng.uniform(6, 18)) ** 2 + (v / rng.uniform(6, 18)) ** 2 < 1
-            tex = BODY_TEXTURES[rng.randint(len(BODY_TEXTURES))]
-            _paint(img, region, _texture(tex, u, v, rng), _colour(rng), _colour(rng))
+            grain = cv2.GaussianBlur(rng.rand(h, w).astype(np.float32), (0, 0), 1.2)
+            _paint(img, region, (grain > np.median(grain)).astype(float), _colour(rng), _colour(rng))
     return img
 
 
@@ -167,13 +181,13 @@ def _object(hw, k, rng, scale):
         return (poly * [sx, sy] + [du, 0]) @ rot + [cx, cy]
 
     body = _fill(hw, place(_polygon(body_shape), 0, length / 2, width / 2))
-    r = length * rng.uniform(0.17, 0.22)
+    r = length * rng.uniform(0.26, 0.32)
     head_u = length / 2 + 0.5 * r
     head = _fill(hw, place(_polygon(head_shape), head_u, r, r))
     u, v = _local(hw, cx, cy, theta)
     body_pattern = _texture(body_tex, u, v, rng)
     head_pattern = _texture(head_pat, u - head_u, v, rng)
-    colours = [_colour(rng) for _ in range(4)]
+    colours = [_colour(rng), _colour(rng)] + list(head_colours(k, rng))
 
     def paint(img, visible):
         _paint(img, body & ~head & visible, body_pattern, colours[0], colours[1])

@@ -70,6 +70,21 @@ class TrainConfig:
 
 
 @dataclass
+class PretrainConfig(TrainConfig):
+    """Backbone pre-training on generated patches (icd_mx.pretrain), the CPU demo's
+    stand-in for ImageNet; the optimiser fields are TrainConfig's."""
+    patches: int = 4000                 # rendered once (cached in the run folder), flipped/rotated
+    patch_size: int = 64
+    classes: int = 20                   # heads of the first N VOC classes
+    batch_size: int = 32
+    epochs: int = 12
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    log_interval: int = 20
+    render_workers: int = 2
+
+
+@dataclass
 class SuperpixelConfig:
     sigma: float = 0.8                  # icd-reference.md "Superpixels"
     k: float = 75.0
@@ -131,6 +146,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     superpixels: SuperpixelConfig = field(default_factory=SuperpixelConfig)
     infer: InferConfig = field(default_factory=InferConfig)
     seeds: SeedConfig = field(default_factory=SeedConfig)
@@ -150,6 +166,7 @@ CHOICES = {
     "model.bn_beta": ("learn", "zero"),
     "train.kvstore": ("device", "local", "dist_sync"),
     "train.optimizer": ("sgd", "adam"),
+    "pretrain.optimizer": ("sgd", "adam"),
     "data.on_bad_sample": ("error", "skip"),
     "seeds.score": ("cam", "icd_bu", "icd_bu_sp", "icd_td"),
     "superpixels.features": ("vgg", "color"),

@@ -331,11 +331,9 @@ class VGGFeatures:
         import mxnet as mx
 
         if self.net is None:
-            from .compat.release import load_params
-            from .nn.vgg import DilatedVGG16
+            from .compat.release import load_backbone
 
-            self.net = DilatedVGG16(self.width)
-            load_params(self.net, self.params, mx.cpu())
+            self.net = load_backbone(self.params, self.width, mx.cpu())
             self.net.hybridize()
         h, w = img_rgb.shape[:2]
         size = max(self.size, h, w)
@@ -387,6 +385,19 @@ class SuperpixelJob:
             return id_, (e.path, e.problem)
 
 
+_WORKER_JOB = None
+
+
+def _init_worker(job):
+    """Keep one job per worker process, so its feature network loads once, not per image."""
+    global _WORKER_JOB
+    _WORKER_JOB = job
+
+
+def _run_worker_job(id_):
+    return _WORKER_JOB(id_)
+
+
 def run_superpixels(layout, ids, cfg, features, workers=1, progress=True):
     """Superpixels for ``ids`` (skipping existing outputs) in worker processes.
 
@@ -408,8 +419,8 @@ def run_superpixels(layout, ids, cfg, features, workers=1, progress=True):
     if workers > 1 and len(todo) > 1:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(workers) as pool:
-            results = pool.imap_unordered(job, todo)
+        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+            results = pool.imap_unordered(_run_worker_job, todo)
             for _, err in results:
                 if err:
                     pool.terminate()

@@ -74,7 +74,8 @@ def init_from_scratch(net, contexts, pixel_scale=64.0, dirac=0.0):
                 extra = np.arange(in_ch, out_ch)
                 w[extra, extra % in_ch, kh // 2, kw // 2] += 1.0
         p.set_data(mx.nd.array(w))
-    net.copy_ft_from_cam()
+    if hasattr(net, "copy_ft_from_cam"):
+        net.copy_ft_from_cam()
 
 
 class ICDTask:

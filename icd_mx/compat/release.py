@@ -130,3 +130,36 @@ def export_release(net, path):
     with atomic_path(path) as tmp:
         mx.nd.save(tmp, out)
     return sorted(out)
+
+
+def export_init(net, path):
+    """Write the backbone and fc6/fc7 of ``net`` in the "20M" init format (``arg:conv1_1_weight``
+    ... ``arg:fc7_bias``), atomically; ``load_params`` reads it as DeepLab's ImageNet init."""
+    names = release_names(net)
+    missing = [n for n in INIT_NAMES if n not in names]
+    if missing:
+        raise ValueError(f"the network lacks {', '.join(missing[:4])}")
+    out = {f"arg:{n}": names[n][0]._reduce() for n in INIT_NAMES}
+    with atomic_path(path) as tmp:
+        mx.nd.save(tmp, out)
+    return sorted(out)
+
+
+def load_backbone(path, width=1.0, ctx=None):
+    """The dilated VGG16 of any parameter file ``load_params`` reads (the 20M init, a release
+    snapshot, one of our ICD/CAM or pre-training checkpoints), for feature extraction.
+
+    Layers beyond conv5_3 in the file are ignored; a file without every backbone
+    convolution is an InputError naming it.
+    """
+    from ..config import ModelConfig
+    from ..nn.icd import ICDNet
+
+    net = ICDNet(ModelConfig(mode="cam", width=width, dropout=0.0), prefix="")
+    report = load_params(net, path, ctx, allow_missing=True, ignore_extra=True)
+    lacking = [n for n in INIT_NAMES if n.startswith("conv") and n in report["missing"]]
+    if report["format"] == "ours":
+        lacking = [n for n in report["missing"] if n.startswith("backbone.")]
+    if lacking:
+        raise InputError(path, f"no VGG16 backbone in this file (missing {_short_list(lacking)})")
+    return net.backbone

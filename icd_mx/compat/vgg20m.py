@@ -17,7 +17,7 @@ import mxnet as mx
 import numpy as np
 
 from ..errors import InputError
-from ..io import atomic_path
+from ..io import atomic_path, load_param_file
 from ..nn.vgg import PIXEL_MEAN, conv_names
 
 GLUON_MEAN = np.array([0.485, 0.456, 0.406])
@@ -75,10 +75,7 @@ def gluoncv_to_20m(params, adapt_input=True, where="gluoncv params"):
 
 def convert_file(src, dst, adapt_input=True):
     """Read gluoncv's ``vgg16-*.params`` at ``src``, write the 20M init to ``dst`` (atomically)."""
-    try:
-        params = mx.nd.load(src)
-    except mx.base.MXNetError as e:
-        raise InputError(src, f"not an MXNet parameter file ({str(e).splitlines()[0][:120]})")
+    params = load_param_file(src, "gluoncv VGG16 parameter file")
     out = gluoncv_to_20m(params, adapt_input, where=src)
     with atomic_path(dst) as tmp:
         mx.nd.save(tmp, out)

@@ -21,7 +21,7 @@ Design (why a classifier trained on it behaves like a CAM on VOC):
   has a class-specific shape (circle, square, triangle, star, hexagon) and pattern
   (rings, fine checker, spokes, dots); the (shape, pattern) pair is unique per class.
   The body has one of three outlines (ellipse, box, trapezoid) and one of four textures
-  (bands, blotches, waves, speckle); classes ``2m`` and ``2m+1`` share the same body. The
+  (bands, blotches, waves, zigzag); classes ``2m`` and ``2m+1`` share the same body. The
   head is therefore the only part that tells a class from its twin: a CAM classifier fires
   mostly on heads (the most discriminative part), and recovering whole objects from image
   labels needs more than a CAM, which is the situation ICD addresses. Head patterns are
@@ -49,17 +49,17 @@ from .voc import CLASSES, IGNORE, write_color_mask, write_mask
 HEAD_SHAPES = ("circle", "square", "triangle", "star", "hexagon")
 HEAD_PATTERNS = ("rings", "checker", "spokes", "dots")
 BODY_SHAPES = ("ellipse", "box", "trapezoid")
-BODY_TEXTURES = ("bands", "blotches", "waves", "speckle")
+BODY_TEXTURES = ("bands", "blotches", "waves", "zigzag")
 
 
 def class_design(k):
-    """The parts of class ``k``: ``(head shape, head pattern, body shape, body texture)``.
+    """The parts of class ``k``: ``(head shape, head pattern, body outline)``.
 
     Heads are unique per class (shape k mod 5, pattern (k mod 5 + k div 5) mod 4); the
-    body depends on k div 2 only, so two consecutive classes share it.
+    body outline depends on k div 2 only, so two consecutive classes share it. Body
+    textures are not part of a class: each object draws one from ``BODY_TEXTURES``.
     """
-    b = k // 2
-    return (HEAD_SHAPES[k % 5], HEAD_PATTERNS[(k % 5 + k // 5) % 4], BODY_SHAPES[b % 3], BODY_TEXTURES[b % 4])
+    return HEAD_SHAPES[k % 5], HEAD_PATTERNS[(k % 5 + k // 5) % 4], BODY_SHAPES[(k // 2) % 3]
 
 
 def _colour(rng):
@@ -126,8 +126,8 @@ def _texture(name, u, v, rng):
     if name == "blotches":
         noise = cv2.GaussianBlur(rng.rand(*shape).astype(np.float32), (0, 0), 4)
         return (noise > np.median(noise)).astype(float)
-    if name == "speckle":
-        return (rng.rand(*shape) > 0.5).astype(float)
+    if name == "zigzag":
+        return (np.sin((u + 6 * np.abs((v / 8.0) % 2 - 1)) * 2 * np.pi / rng.uniform(10, 13)) > 0).astype(float)
     raise ValueError(name)
 
 
@@ -144,36 +144,54 @@ def _local(hw, cx, cy, theta):
 
 
 def _background(hw, rng):
+    """Cluttered, textured background: a colour gradient, low-frequency colour clouds,
+    soft blobs and soft patches of fine grain, all in colours from the objects' range.
+
+    Nothing in it has the sharp outline and high-contrast periodic pattern of an object
+    part (an earlier version drew striped rectangles that were indistinguishable from
+    object bodies, so no method could tell objects from clutter)."""
     h, w = hw
     yy, xx = np.mgrid[0:h, 0:w].astype(float)
     g = (xx * np.cos(a := rng.uniform(0, 2 * np.pi)) + yy * np.sin(a)) / max(h, w)
     img = _colour(rng) * (1 - g[..., None]) * 0.5 + _colour(rng) * (0.5 + 0.5 * g[..., None])
     for _ in range(rng.randint(2, 5)):
         u, v = _local(hw, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0, np.pi))
-        kind = rng.choice(3, p=[0.45, 0.4, 0.15])
-        region = (np.abs(u) < rng.uniform(10, 0.6 * w)) & (np.abs(v) < rng.uniform(8, 0.4 * h))
-        if kind == 0:      # stripes, thinner or wider than the body bands
-            period = rng.choice([rng.uniform(4, 7), rng.uniform(16, 24)])
-            _paint(img, region, (np.sin(u * 2 * np.pi / period) > 0).astype(float), _colour(rng), _colour(rng))
+        kind = rng.choice(3, p=[0.4, 0.4, 0.2])
+        if kind == 0:      # a cloud: blurred noise blending two colours, soft everywhere
+            noise = cv2.GaussianBlur(rng.rand(h, w).astype(np.float32), (0, 0), rng.uniform(5, 10))
+            t = np.clip((noise - noise.mean()) / (noise.std() + 1e-6) * 0.35 + 0.5, 0, 1)
+            region = np.exp(-((u / rng.uniform(20, 0.7 * w)) ** 2 + (v / rng.uniform(15, 0.5 * h)) ** 2))
+            t = (t * region)[..., None]
+            img = img * (1 - t) + _colour(rng) * t
         elif kind == 1:    # a blurred blob
             blob = np.zeros(hw, np.float32)
             blob[(u / rng.uniform(8, 40)) ** 2 + (v / rng.uniform(8, 40)) ** 2 < 1] = 1
             blob = cv2.GaussianBlur(blob, (0, 0), 3)[..., None]
             img = img * (1 - blob) + _colour(rng) * blob
-        else:              # a patch of fine grain, a texture no object uses
-            region &= (u / rng.uniform(6, 18)) ** 2 + (v / rng.uniform(6, 18)) ** 2 < 1
-            grain = cv2.GaussianBlur(rng.rand(h, w).astype(np.float32), (0, 0), 1.2)
-            _paint(img, region, (grain > np.median(grain)).astype(float), _colour(rng), _colour(rng))
+        else:              # a soft-edged patch of fine, low-contrast grain
+            soft = np.zeros(hw, np.float32)
+            soft[(u / rng.uniform(8, 24)) ** 2 + (v / rng.uniform(8, 24)) ** 2 < 1] = 1
+            soft = cv2.GaussianBlur(soft, (0, 0), 2)[..., None]
+            grain = cv2.GaussianBlur(rng.rand(h, w).astype(np.float32), (0, 0), 1.0)[..., None]
+            base = _colour(rng)
+            shade = base * (1 - 0.25 * (grain > np.median(grain)))
+            img = img * (1 - soft) + shade * soft
     return img
 
 
-def _object(hw, k, rng, scale):
-    """Draw the masks and painter of one object of class ``k``; returns (mask, paint fn)."""
-    head_shape, head_pat, body_shape, body_tex = class_design(k)
+def _object(hw, k, rng, scale, centre=None, theta=None):
+    """Masks and painter of one object of class ``k``: ``(body | head, head, paint fn)``.
+
+    The body outline is the class pair's, its texture and colours are drawn per object;
+    the head is the class's (shape, pattern, colour pair). ``centre`` (x, y) and
+    ``theta`` default to random.
+    """
+    head_shape, head_pat, body_shape = class_design(k)
     h, w = hw
     length = scale * min(h, w)
-    width = length * rng.uniform(0.35, 0.6)
-    cx, cy, theta = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h, rng.uniform(0, 2 * np.pi)
+    width = length * rng.uniform(0.45, 0.7)
+    cx, cy = centre if centre is not None else (rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h)
+    theta = rng.uniform(0, 2 * np.pi) if theta is None else theta
     c, s = np.cos(theta), np.sin(theta)
     rot = np.array([[c, s], [-s, c]])
 
@@ -185,15 +203,15 @@ def _object(hw, k, rng, scale):
     head_u = length / 2 + 0.5 * r
     head = _fill(hw, place(_polygon(head_shape), head_u, r, r))
     u, v = _local(hw, cx, cy, theta)
-    body_pattern = _texture(body_tex, u, v, rng)
+    body_pattern = _texture(BODY_TEXTURES[rng.randint(len(BODY_TEXTURES))], u, v, rng)
     head_pattern = _texture(head_pat, u - head_u, v, rng)
-    colours = [_colour(rng), _colour(rng)] + list(head_colours(k, rng))
+    colours = [_colour(rng), _colour(rng), _colour(rng), _colour(rng)]
 
     def paint(img, visible):
         _paint(img, body & ~head & visible, body_pattern, colours[0], colours[1])
         _paint(img, head & visible, head_pattern, colours[2], colours[3])
 
-    return body | head, paint
+    return body | head, head, paint
 
 
 def _boundary(mask):
@@ -218,7 +236,7 @@ def render_image(rng, num_classes=20, min_side=120, max_side=200, multi_prob=0.3
         classes = list(rng.choice(num_classes, 2 + (rng.rand() < 0.25 and num_classes > 2), replace=False))
     else:
         classes = [rng.randint(num_classes)] * (1 + (rng.rand() < 0.3))
-    plan = [(int(k), False, rng.uniform(0.35, 0.8)) for k in classes]
+    plan = [(int(k), False, rng.uniform(0.45, 0.85)) for k in classes]
     if rng.rand() < difficult_prob:
         plan.append((rng.randint(num_classes), True, rng.uniform(0.15, 0.22)))
     mask = np.zeros(hw, np.uint8)
@@ -226,7 +244,7 @@ def render_image(rng, num_classes=20, min_side=120, max_side=200, multi_prob=0.3
     objects, shapes = [], []
     for k, difficult, scale in plan:
         for _ in range(10):   # bound the overlap so every labelled object stays visible
-            shape, paint = _object(hw, k, rng, scale)
+            shape, _, paint = _object(hw, k, rng, scale)
             if shape.any() and (shape & union).sum() < 0.25 * shape.sum():
                 break
         else:
@@ -239,8 +257,51 @@ def render_image(rng, num_classes=20, min_side=120, max_side=200, multi_prob=0.3
         objects.append((k, difficult, truncated, _bbox(shape)))
     for shape in shapes:
         mask[_boundary(shape)] = IGNORE   # VOC's ~2 px void band around each outline
+    return _finish(img, rng), mask, objects
+
+
+def _finish(img, rng):
+    """Camera blur and pixel noise, then uint8."""
     img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.6) + rng.normal(0, 6, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8), mask, objects
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def part_names(num_classes=20):
+    """The labels of the pre-training patches: background, body, then one head per class."""
+    return ["background", "body"] + [f"head_{CLASSES[k]}" for k in range(num_classes)]
+
+
+def render_part_patch(rng, size=64, num_classes=20, p_background=0.25, p_body=0.25):
+    """One patch of the generated pre-training set, the mini-VOC's stand-in for ImageNet.
+
+    Drawn by the same renderers as the mini-VOC images (its own random stream), with a
+    patch-level label only (no pixel labels): 0 background clutter alone; 1 part of an
+    object body (any class's outline, any texture and colours) whose head is left out;
+    2 + k the head of class ``k`` near the centre, with the part of its body that falls
+    in the patch. Like ImageNet features for VOC, features that tell bodies and heads
+    from clutter are learnt here; which head goes with which VOC label, and where whole
+    objects lie, is left to the weakly-supervised stage. Returns ``(rgb uint8, label)``.
+    """
+    hw = (size, size)
+    img = _background(hw, rng)
+    kind = rng.choice(3, p=[p_background, p_body, 1.0 - p_background - p_body])
+    label = 0
+    if kind:
+        k = rng.randint(num_classes)
+        theta = rng.uniform(0, 2 * np.pi)
+        scale = rng.uniform(0.8, 1.4)
+        if kind == 1:  # the body across the centre, its head removed
+            centre = size / 2 + rng.uniform(-0.15, 0.15, 2) * size
+            shape, head, paint = _object(hw, k, rng, scale, centre=centre, theta=theta)
+            paint(img, shape & ~head)
+            label = 1
+        else:          # the head near the centre (head_u ~ 0.645 x the object length, see _object)
+            off = 0.645 * scale * size
+            centre = (size / 2 - off * np.cos(theta), size / 2 - off * np.sin(theta))
+            shape, _, paint = _object(hw, k, rng, scale, centre=centre, theta=theta)
+            paint(img, shape)
+            label = 2 + k
+    return _finish(img, rng), label
 
 
 def voc_xml(id_, hw, objects):

@@ -22,7 +22,9 @@ NUM_CLASSES = 20
 NEW_LAYER_INIT = mx.init.Normal(0.01)  # icd-reference.md "Optimisation": new layers N(0, 0.01)
 
 
-def _conv(channels, kernel, in_channels, name, new=False, lr_mult=1.0, use_bias=True):
+def named_conv(channels, kernel, in_channels, name, new=False, lr_mult=1.0, use_bias=True):
+    """A conv layer with the release's parameter names (``<name>_weight``/``_bias``), padding
+    ``kernel // 2``, N(0, 0.01) init when ``new``, ``lr_mult`` on both, no decay on the bias."""
     conv = nn.Conv2D(channels, kernel, padding=kernel // 2, in_channels=in_channels, use_bias=use_bias,
                      weight_initializer=NEW_LAYER_INIT if new else None, prefix=name + "_")
     conv.weight.lr_mult = lr_mult
@@ -75,9 +77,9 @@ class ICDNet(nn.HybridBlock):
             ch = dict(self.backbone.channels)
             ch["fc6"] = ch["fc7"] = scaled(1024, w)
             self.ch = ch
-            self.fc6 = _conv(ch["fc6"], 3, ch["conv5"], "fc6")
-            self.fc7 = _conv(ch["fc7"], 1, ch["fc6"], "fc7")
-            self.fc8 = _conv(NUM_CLASSES, 1, ch["fc7"], "fc8", new=True, lr_mult=10.0)
+            self.fc6 = named_conv(ch["fc6"], 3, ch["conv5"], "fc6")
+            self.fc7 = named_conv(ch["fc7"], 1, ch["fc6"], "fc7")
+            self.fc8 = named_conv(NUM_CLASSES, 1, ch["fc7"], "fc8", new=True, lr_mult=10.0)
             self.drop6 = nn.Dropout(cfg.dropout)
             self.drop7 = nn.Dropout(cfg.dropout)
             if not self.icd:
@@ -92,10 +94,10 @@ class ICDNet(nn.HybridBlock):
                                                   init="zeros", grad_req="null", differentiable=False)
             s = cfg.td_structure
             if s in ("b", "c"):
-                self.fc6_ft = _conv(ch["fc6"], 3, ch["conv5"], "fc6_ft", new=True)
-                self.fc7_ft = _conv(ch["fc7"], 1, ch["fc6"], "fc7_ft", new=True)
+                self.fc6_ft = named_conv(ch["fc6"], 3, ch["conv5"], "fc6_ft", new=True)
+                self.fc7_ft = named_conv(ch["fc7"], 1, ch["fc6"], "fc7_ft", new=True)
             td_ch = {"a": ch["conv5"], "b": ch["fc7"]}.get(s, ch["conv5"] + ch["fc6"] + ch["fc7"])
-            self.conv_ft = _conv(NUM_CLASSES, 1, td_ch, "conv_ft", new=True, lr_mult=10.0, use_bias=False)
+            self.conv_ft = named_conv(NUM_CLASSES, 1, td_ch, "conv_ft", new=True, lr_mult=10.0, use_bias=False)
 
     def _bn(self, channels, name):
         """BatchNorm, gamma fixed at 1, eps 1e-5, momentum 0.9, beta learnable or 0 (model.bn_beta)."""

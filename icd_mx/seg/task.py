@@ -259,6 +259,12 @@ def build_seg_net(seg_cfg, ctx=None, init_path=None):
             report = load_vgg_init(net, init_path, ctx)
         else:
             report = load_resnet_imagenet(net.backbone, init_path, ctx)
+        if report["missing"]:  # never train on a partly random backbone by mistake
+            from ..errors import InputError
+
+            shown = ", ".join(report["missing"][:4]) + (" ..." if len(report["missing"]) > 4 else "")
+            raise InputError(init_path, f"not a {seg_cfg.backbone} init: {len(report['missing'])} backbone "
+                                        f"parameters missing ({shown})")
     return net, report
 
 

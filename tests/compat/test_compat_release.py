@@ -167,3 +167,40 @@ def test_20m_input_adaptation_is_functional():
     w2, b2 = out["arg:conv1_1_weight"].asnumpy(), out["arg:conv1_1_bias"].asnumpy()
     got = (w2 * (x[0, :, 1:4, 1:4] - 127)).sum(axis=(1, 2, 3)) + b2
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_convert_tool_writes_a_loadable_init_and_fails_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    src, dst = tmp_path / "vgg16.params", tmp_path / "out" / "vgg16_20M.params"
+    mx.nd.save(str(src), fake_gluoncv(np.random.RandomState(3)))
+    tool = [sys.executable, os.path.join(repo, "tools", "convert_vgg16.py")]
+    ok = subprocess.run(tool + [str(src), str(dst)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert load_params(make(), str(dst))["format"] == "init"
+    bad = subprocess.run(tool + [str(tmp_path / "absent.params"), str(dst)], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "absent.params" in bad.stderr
+
+
+def test_load_backbone_reads_every_format(tmp_path):
+    from icd_mx.compat.release import export_init, load_backbone
+
+    net = make()
+    randomise(net, 4)
+    x = mx.nd.array(np.random.RandomState(5).uniform(0, 255, (1, 3, 33, 33)))
+    want = net.backbone(x)[1].asnumpy()
+    files = {"release": str(tmp_path / "r.params"), "init": str(tmp_path / "i.params"),
+             "ours": str(tmp_path / "o.params")}
+    export_release(net, files["release"])
+    export_init(net, files["init"])
+    net.save_parameters(files["ours"])
+    for fmt, path in files.items():
+        got = load_backbone(path, width=W)(x)[1].asnumpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=fmt)
+    partial = {k: v for k, v in mx.nd.load(files["init"]).items() if "conv5" not in k}
+    mx.nd.save(str(tmp_path / "p.params"), partial)
+    with pytest.raises(InputError, match="no VGG16 backbone.*conv5_1_weight"):
+        load_backbone(str(tmp_path / "p.params"), width=W)

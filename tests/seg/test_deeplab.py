@@ -87,3 +87,19 @@ def test_vgg_init_from_release_names(tmp_path):
 def test_missing_init_file_is_input_error(tmp_path):
     with pytest.raises(InputError, match="not found"):
         deeplab.load_resnet_imagenet(deeplab.DilatedResNet(layers=(1, 1, 1, 1)), str(tmp_path / "x.params"))
+
+
+def test_wrong_init_file_is_refused_not_trained_from_random(tmp_path):
+    """A ResNet file given to the VGG16 model (and the reverse) initialises nothing: an error."""
+    from icd_mx.config import SegConfig
+    from icd_mx.seg.task import build_seg_net
+
+    vgg = deeplab.get_deeplab("vgg16", width=0.0625)
+    vgg.initialize()
+    vgg_file = str(tmp_path / "vgg.params")
+    vgg.save_parameters(vgg_file)
+    res_cfg = SegConfig(backbone="resnet101", width=0.0625, resnet_layers=[1, 1, 1, 1])
+    with pytest.raises(InputError, match="not a resnet101 init"):
+        build_seg_net(res_cfg, mx.cpu(), vgg_file)
+    net, report = build_seg_net(SegConfig(backbone="vgg16", width=0.0625), mx.cpu(), vgg_file)
+    assert report["missing"] == [] and report["loaded"] == 30

@@ -7,9 +7,9 @@ CONFIG ?= configs/voc_vgg16_icd.yaml
 ARGS ?=
 export OMP_NUM_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: install test test-fast lint demo train symbols bench clean
+.PHONY: install install-gpu test test-fast lint demo train symbols bench clean
 
-$(VENV)/.installed: requirements.txt setup.py
+$(VENV)/.installed: requirements.txt requirements-base.txt setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
 	$(PY) -m pip install -q -r requirements.txt
@@ -17,6 +17,14 @@ $(VENV)/.installed: requirements.txt setup.py
 	touch $@
 
 install: $(VENV)/.installed
+
+# GPU machines (CUDA 11.2, cuDNN 8, NCCL): the CUDA build of MXNet instead of the CPU one.
+install-gpu:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel setuptools
+	$(PY) -m pip install -q -r requirements-gpu.txt pytest==9.2.0 flake8==7.1.1
+	ICD_MX_GPU=1 $(PY) -m pip install -q --no-deps -e .
+	touch $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest -q tests

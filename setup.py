@@ -7,18 +7,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def pinned():
-    """The tested pins (requirements.txt), minus test-only tools and the CPU mxnet
-    when the GPU extra is wanted (pip cannot replace a requirement by an extra, so
-    GPU users install with ICD_MX_GPU=1, see README)."""
+    """The tested pins (requirements-base.txt) and MXNet: the CPU build, or the CUDA 11.2
+    build with ICD_MX_GPU=1 (pip cannot replace a requirement by an extra; both builds
+    install the same ``mxnet`` package, so exactly one is required)."""
     reqs = []
-    with open(os.path.join(HERE, "requirements.txt")) as f:
+    with open(os.path.join(HERE, "requirements-base.txt")) as f:
         for line in f:
             line = line.split("#")[0].strip()
-            if not line or line.startswith("pytest") or line.startswith("flake8"):
-                continue
-            if line.startswith("mxnet==") and os.environ.get("ICD_MX_GPU") == "1":
-                line = line.replace("mxnet==", "mxnet-cu112==")
-            reqs.append(line)
+            if line:
+                reqs.append(line)
+    reqs.append("mxnet-cu112==1.9.1" if os.environ.get("ICD_MX_GPU") == "1" else "mxnet==1.9.1")
     return reqs
 
 
@@ -33,11 +31,6 @@ setup(
     packages=find_packages(include=["icd_mx", "icd_mx.*"]),
     package_data={"icd_mx": ["data/lists/voc2012/*.txt"]},
     install_requires=pinned(),
-    extras_require={
-        # On GPU machines: `ICD_MX_GPU=1 pip install -e .[gpu]` installs mxnet-cu112
-        # (needs host CUDA 11.2 + cuDNN 8 + NCCL) in place of the CPU build.
-        "gpu": ["mxnet-cu112==1.9.1"],
-        "test": ["pytest", "flake8"],
-    },
+    extras_require={"test": ["pytest==9.2.0", "flake8==7.1.1"]},
     entry_points={"console_scripts": ["icd=icd_mx.cli:main"]},
 )

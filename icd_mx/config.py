@@ -64,7 +64,6 @@ class TrainConfig:
     seed: int = 0
     optimizer: str = "sgd"              # sgd (the release) | adam (only for from-scratch CPU runs)
     log_interval: int = 10              # iterations
-    preview_interval: int = 0           # iterations; 0: once per epoch
     max_iters_per_epoch: int = 0        # 0: the whole list (for smoke runs)
     keep_checkpoints: int = 0           # keep the newest N epoch checkpoints; 0: all
 
@@ -116,6 +115,8 @@ class SeedConfig:
     workers: int = 2
     variants: typing.List[str] = field(default_factory=list)  # [<kind>:]raw|crf|sal|cam_thr; empty: from crf/saliency
     crf_confidence: float = 0.5         # seed-label probability of the CRF unary (release)
+    crf_rest: float = 0.0               # mass on each other label; 0: (1 - crf_confidence) / 20 = 0.025
+    #                                     (icd-reference.md "Seeds"); the release's script uses (1 - c) / 21
 
 
 @dataclass
@@ -131,6 +132,8 @@ class SegConfig:
     test_scales: typing.List[float] = field(default_factory=lambda: [0.75, 1.0, 1.25])
     flip: bool = True
     crf: bool = False
+    crf_params: typing.List[float] = field(default_factory=lambda: [3.0, 3.0, 121.0, 5.0, 4.0])  # DeepLab-LargeFOV:
+    #                                     Gaussian sxy, compat; bilateral sxy, srgb, compat (icd_mx.seg.predict)
     width: float = 1.0                  # channel multiplier (1/8 for CPU tests and the mini-VOC)
     resnet_layers: typing.List[int] = field(default_factory=lambda: [3, 4, 23, 3])  # ResNet-101
     frozen_bn: bool = True              # ResNet BN on moving statistics (DeepLab's practice)
@@ -227,6 +230,9 @@ def validate(cfg):
             raise InputError(key, f"{value!r} is not one of {', '.join(allowed)}")
     if cfg.data.crop_size <= 0 or cfg.train.batch_size <= 0 or cfg.train.epochs <= 0:
         raise InputError("config", "crop_size, batch_size and epochs must be positive")
+    if cfg.superpixels.max_regions >= cfg.model.max_superpixels:
+        raise InputError("superpixels.max_regions", f"{cfg.superpixels.max_regions} merged superpixels need "
+                         f"model.max_superpixels >= {cfg.superpixels.max_regions + 1} (one more id for padding)")
     return cfg
 
 

@@ -71,7 +71,7 @@ def dense_crf(rgb, probs, iterations=10, gauss_sxy=3, gauss_compat=3, bi_sxy=80,
     return q
 
 
-def crf_refine_seed(rgb, seed, confidence=0.5, min_prob=0.1, iterations=10):
+def crf_refine_seed(rgb, seed, confidence=0.5, min_prob=0.1, iterations=10, rest=None):
     """Refine a seed map with the release's CRF; low-confidence pixels -> 255.
 
     Parameters
@@ -80,13 +80,15 @@ def crf_refine_seed(rgb, seed, confidence=0.5, min_prob=0.1, iterations=10):
         HxWx3 uint8 RGB image.
     seed : ndarray
         HxW uint8 seed (0..20, 255).
+    rest : float or None
+        Unary mass on each other label (see :func:`seed_unary_probs`).
 
     Returns
     -------
     ndarray
         HxW uint8 refined seed.
     """
-    q = dense_crf(rgb, seed_unary_probs(seed, NUM_LABELS, confidence), iterations)
+    q = dense_crf(rgb, seed_unary_probs(seed, NUM_LABELS, confidence, rest), iterations)
     out = q.argmax(axis=0).astype(np.uint8)
     out[q.max(axis=0) < min_prob] = 255
     return out

@@ -26,10 +26,16 @@ SEED_SPEC = "[cam:cam_thr, icd_bu:raw, icd_bu_sp:raw, icd_td:raw, icd_td:crf]"
 
 
 def _tool(name, config, overrides, extra=()):
+    """Run one stage tool; a failing stage ends the demo with its exit status (its own
+    one-line error already printed), never with a traceback of this script."""
     cmd = [sys.executable, os.path.join(TOOLS, name + ".py"), "--config", config, *extra, *overrides]
     print("$ " + " ".join(cmd[1:]), flush=True)
     t0 = time.time()
-    subprocess.run(cmd, check=True)
+    code = subprocess.run(cmd).returncode
+    if code:
+        print(f"error: demo stage {name} failed (exit {code}); run the demo again to continue from it",
+              file=sys.stderr)
+        sys.exit(code)
     return round(time.time() - t0, 1)
 
 
@@ -37,14 +43,20 @@ def run_demo(config, out_dir, classes=6, n_train=240, n_val=60, seed=0, override
     """Run every stage; return the summary dict (also written to ``out_dir``)."""
     from .config import load_config
     from .data.synthetic import make_minivoc
+    from .pretrain import init_path
 
-    ov = [f"data.root={out_dir}/data", f"run_dir={out_dir}/run", *overrides]
+    run_dir = f"{out_dir}/run"
+    ov = [f"data.root={out_dir}/data", f"run_dir={run_dir}", f"model.init={run_dir}/pretrain/init.params",
+          f"pretrain.classes={classes}",
+          f"superpixels.feature_params={run_dir}/pretrain/init.params", *overrides]
     cfg = load_config(config, ov)
     times = {}
     t0 = time.time()
     if not os.path.isfile(os.path.join(cfg.data.root, "ImageSets", "Segmentation", "train_aug.txt")):
         make_minivoc(cfg.data.root, n_train=n_train, n_val=n_val, seed=seed, num_classes=classes, progress=True)
     times["data"] = round(time.time() - t0, 1)
+    if cfg.model.init == init_path(cfg):  # the demo's stand-in for ImageNet (icd_mx.pretrain)
+        times["pretrain"] = _tool("pretrain", config, ov)
     times["superpixels"] = _tool("superpixels", config, ov, ["--list", cfg.data.train_list])
     times["train"] = _tool("train", config, ov)
     times["infer"] = _tool("infer", config, ov)

@@ -17,7 +17,7 @@ from .data.voc import read_list
 from .engine.checkpoint import latest_checkpoint
 from .engine.trainer import get_contexts
 from .errors import InputError
-from .io import save_npy
+from .io import bind_outputs, file_digest, save_npy
 from .train_icd import build_net
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,21 @@ def score_path(run_dir, kind, id_):
     return os.path.join(run_dir, "scores", kind, id_ + ".npy")
 
 
-def run_infer(cfg, progress=True):
+def scores_record(cfg, checkpoint):
+    """What the score maps depend on: the checkpoint's bytes, the inference graph, the
+    canvas and the superpixels (:func:`icd_mx.io.bind_outputs`)."""
+    m = cfg.model
+    return {"checkpoint": file_digest(checkpoint), "infer_size": cfg.data.infer_size,
+            "model": {k: getattr(m, k) for k in ("mode", "width", "bu_feature", "td_structure", "bn_beta",
+                                                 "max_superpixels")},
+            "superpixels": os.path.abspath(os.path.join(cfg.data.root, cfg.data.superpixel_dir))}
+
+
+def run_infer(cfg, progress=True, overwrite=False):
     """Write the score maps of ``cfg.infer.kinds`` for ``cfg.infer.split``; skip finished images.
+
+    The scores folder is bound to the checkpoint and config (:func:`scores_record`): a
+    rerun with another checkpoint is refused unless ``overwrite``.
 
     Returns
     -------
@@ -56,14 +69,17 @@ def run_infer(cfg, progress=True):
     if bad:
         raise InputError("infer.kinds", f"unknown kind(s) {', '.join(bad)}; known: {', '.join(ICD_KINDS)}")
     ids = read_list(cfg.data.root, cfg.infer.split)
-    todo = [i for i in ids if not all(os.path.isfile(score_path(cfg.out_dir, k, i)) for k in kinds)]
     ckpt = resolve_checkpoint(cfg)
+    if not os.path.isfile(ckpt):
+        raise InputError(ckpt, "checkpoint not found")
+    bind_outputs(os.path.join(cfg.out_dir, "scores"), scores_record(cfg, ckpt), overwrite)
+    todo = [i for i in ids if not all(os.path.isfile(score_path(cfg.out_dir, k, i)) for k in kinds)]
     save_run_config(cfg, "infer")
     if not todo:
         return {"written": 0, "skipped": len(ids), "checkpoint": ckpt}
     contexts = get_contexts(cfg.train.gpus)
-    net = build_net(cfg.model, contexts, ckpt)
-    ds = ICDInferDataset(cfg.data, todo)
+    net = build_net(cfg.model, contexts, ckpt, trained=True)
+    ds = ICDInferDataset(cfg.data, todo, cfg.model.max_superpixels)
     loader = make_loader(ds, cfg.infer.batch_size * len(contexts), num_workers=cfg.data.num_workers)
     bar = tqdm(total=len(ds), desc="scores", disable=not progress)
     for img, sp, label, index in loader:

@@ -61,6 +61,69 @@ def save_png(path, array, palette=None):
         img.save(tmp, format="PNG")
 
 
+MADE_BY = "_made_by.json"
+
+
+def file_digest(path, chunk=1 << 22):
+    """SHA-1 of a file's bytes: names a checkpoint wherever it is copied or moved."""
+    import hashlib
+
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_digest(folder):
+    """SHA-1 of ``folder``'s :func:`bind_outputs` record ("" if it has none): lets a later
+    stage name the exact inputs it was made from."""
+    path = os.path.join(folder, MADE_BY)
+    return file_digest(path) if os.path.isfile(path) else ""
+
+
+def bind_outputs(folder, record, overwrite=False):
+    """Tie the outputs in ``folder`` to what produces them, so a rerun never mixes in stale files.
+
+    ``record`` is a JSON-able dict (checkpoint digest, the config that matters). The
+    first run writes it to ``folder/_made_by.json``; a rerun with the same record resumes
+    (finished files are kept). A different record means the files there were made by
+    another checkpoint or config: an InputError naming the folder and the first key that
+    differs, unless ``overwrite``, which deletes the folder's files and starts over. A
+    folder of outputs without a record (the release's files, an older version) is adopted.
+
+    Returns
+    -------
+    bool
+        True when existing outputs were removed.
+    """
+    import shutil
+
+    from .errors import InputError
+
+    record = json.loads(json.dumps(record, sort_keys=True))
+    path = os.path.join(folder, MADE_BY)
+    removed = False
+    if os.path.isfile(path):
+        with open(path) as f:
+            old = json.load(f)
+        if old != record:
+            if not overwrite:
+                key = next(k for k in sorted(set(old) | set(record)) if old.get(k) != record.get(k))
+                raise InputError(folder, f"holds outputs made with another {key} ({_short(old.get(key))} vs now "
+                                         f"{_short(record.get(key))}); rerun with --overwrite or delete the folder")
+            shutil.rmtree(folder)
+            removed = True
+    if removed or not os.path.isfile(path):
+        save_json(path, record)
+    return removed
+
+
+def _short(value, limit=60):
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def set_num_threads(n=None):
     """Set ``OMP_NUM_THREADS`` (MXNet uses half the cores when it is unset,
     mxnet-notes.md "Performance knobs") unless the user already set it.

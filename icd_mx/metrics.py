@@ -257,7 +257,7 @@ def evaluate_scores(layout, ids, score_dir, size=513, bins=100000, thresholds=SW
     sweep, ap = ThresholdSweep(thresholds), PixelAP(bins=bins)
     for id_ in tqdm(ids, desc=f"eval {score_dir}", disable=not progress):
         labels = voc.read_labels(layout.xml(id_))
-        gt = voc.read_mask(layout.mask(id_))
+        gt = voc.read_mask(layout.mask(id_), shape=voc.image_size(layout.image(id_)))
         scores = load_scores(f"{score_dir}/{id_}.npy", len(labels), gt.shape[0], gt.shape[1], size)
         sweep.update(scores, labels, gt)
         ap.update(scores, labels, gt)

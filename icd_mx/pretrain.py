@@ -87,10 +87,6 @@ class _Batches:
             imgs = self.images[idx]
             turns, flips = rng.randint(4, size=len(idx)), rng.rand(len(idx)) < 0.5
             imgs = np.stack([np.rot90(im[:, ::-1] if f else im, t) for im, t, f in zip(imgs, turns, flips)])
-            # colour is never a class cue here: permute channels and invert at random
-            imgs = np.stack([im[..., rng.permutation(3)] for im in imgs])
-            inv = rng.rand(len(idx)) < 0.5
-            imgs[inv] = 255 - imgs[inv]
             yield (mx.nd.array(imgs.transpose(0, 3, 1, 2)), mx.nd.array(self.labels[idx]))
 
 

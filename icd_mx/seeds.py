@@ -249,7 +249,7 @@ class SeedJob:
             if v.mode == "crf":
                 from .crf import crf_refine_seed
 
-                seed = crf_refine_seed(rgb, seed, self.cfg.crf_confidence)
+                seed = crf_refine_seed(rgb, seed, self.cfg.crf_confidence, rest=self.cfg.crf_rest or None)
             out[v.name] = seed
         return out
 
@@ -303,11 +303,28 @@ def _chunksize(n, workers):
     return max(1, min(8, n // (workers * 32)))
 
 
-def generate_seeds(job, ids, workers=1, progress=True):
+def seeds_record(job, variant):
+    """What a variant's seeds depend on: the score maps (their folder's record), the
+    variant and the seed settings (:func:`icd_mx.io.bind_outputs`)."""
+    from .io import record_digest
+
+    c = job.cfg
+    rec = {"scores": record_digest(job.score_root), "variant": [variant.kind, variant.mode], "size": job.size}
+    if variant.mode == "crf":
+        rec.update(crf_confidence=c.crf_confidence, crf_rest=c.crf_rest)
+    if variant.mode == "cam_thr":
+        rec["cam_threshold"] = c.cam_threshold
+    if variant.mode == "sal":
+        rec["saliency"] = os.path.abspath(job.layout.saliency_dir) if job.layout.saliency_dir else ""
+    return rec
+
+
+def generate_seeds(job, ids, workers=1, progress=True, overwrite=False):
     """Run :class:`SeedJob` over ``ids`` in worker processes (resumable).
 
     Score files are checked up front, so a missing file fails before any work with
-    one InputError naming it.
+    one InputError naming it. Each variant's folders are bound to :func:`seeds_record`:
+    seeds made from other scores or settings are refused unless ``overwrite``.
 
     Returns
     -------
@@ -319,6 +336,11 @@ def generate_seeds(job, ids, workers=1, progress=True):
     InputError
         The first bad input met (by a worker or the up-front check).
     """
+    from .io import bind_outputs
+
+    for v in job.variants:
+        for color in (False, True):
+            bind_outputs(os.path.dirname(job.out_path(v, "x", color)), seeds_record(job, v), overwrite)
     kinds = sorted({v.kind for v in job.variants} | ({"cam"} if job.variants else set()))
     todo = [i for i in ids if not job.done(i)]
     for id_ in todo:

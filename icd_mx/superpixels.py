@@ -398,8 +398,22 @@ def _run_worker_job(id_):
     return _WORKER_JOB(id_)
 
 
-def run_superpixels(layout, ids, cfg, features, workers=1, progress=True):
+def superpixels_record(cfg):
+    """What the merged superpixels depend on (:func:`icd_mx.io.bind_outputs`)."""
+    from .io import file_digest
+
+    rec = {k: getattr(cfg, k) for k in ("sigma", "k", "min_size", "max_regions", "adjacent_only", "features")}
+    if cfg.features == "vgg":
+        rec.update(feature_size=cfg.feature_size, feature_width=cfg.feature_width,
+                   feature_params=file_digest(cfg.feature_params))
+    return rec
+
+
+def run_superpixels(layout, ids, cfg, features, workers=1, progress=True, overwrite=False):
     """Superpixels for ``ids`` (skipping existing outputs) in worker processes.
+
+    The folder is bound to :func:`superpixels_record`: superpixels made with other
+    settings or feature weights are refused unless ``overwrite``.
 
     Returns
     -------
@@ -410,6 +424,9 @@ def run_superpixels(layout, ids, cfg, features, workers=1, progress=True):
 
     from .errors import InputError
 
+    from .io import bind_outputs
+
+    bind_outputs(layout.superpixel_dir, superpixels_record(cfg), overwrite)
     todo = [i for i in ids if not os.path.isfile(layout.superpixel(i))]
     for i in todo:
         if not os.path.isfile(layout.image(i)):

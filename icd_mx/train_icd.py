@@ -16,6 +16,7 @@ from .data.datasets import ICDInferDataset, ICDTrainDataset, make_loader
 from .data.voc import CLASSES, read_image
 from .engine.distributed import shard_batches
 from .engine.trainer import fit, get_contexts
+from .errors import InputError
 from .io import save_png
 from .nn.icd import ICDNet
 from .viz import score_preview
@@ -23,18 +24,22 @@ from .viz import score_preview
 logger = logging.getLogger(__name__)
 
 
-def build_net(model_cfg, contexts, params=""):
+def build_net(model_cfg, contexts, params="", trained=False):
     """An initialised, hybridized ICDNet on ``contexts``; ``params`` (any format) loaded strictly.
 
-    With no ``params`` the backbone starts from Xavier and new layers from N(0, 0.01)
+    With no ``params`` the network starts from :func:`init_from_scratch`
     (the CPU demo, where no ImageNet weights exist); on VOC ``model.init`` names the
     "20M" ImageNet init or a release snapshot. A missing file is an error, never a
-    silent fallback to another init.
+    silent fallback to another init. With ``trained`` (score export) the file must be a
+    trained snapshot: an ImageNet init would leave the heads random.
     """
     net = ICDNet(model_cfg)
     if params:
         net.initialize(ctx=contexts)
         report = load_params(net, params, ctx=contexts)
+        if trained and report["format"] == "init":
+            raise InputError(params, "an ImageNet/pre-training init, not a trained ICD checkpoint (its fc8, "
+                                     "BU and TD layers would be random)")
         logger.info("loaded %s (%s format, %d arrays)", params, report["format"], report["loaded"])
     else:
         init_from_scratch(net, contexts, dirac=model_cfg.scratch_dirac)
@@ -83,7 +88,8 @@ class ICDTask:
 
     def __init__(self, cfg, contexts, preview_count=4):
         self.cfg = cfg
-        self.dataset = ICDTrainDataset(cfg.data, cfg.data.train_list)  # fails on an empty list
+        # fails on an empty list
+        self.dataset = ICDTrainDataset(cfg.data, cfg.data.train_list, cfg.model.max_superpixels)
         self.net = build_net(cfg.model, contexts, cfg.model.init)
         self.preview_ids = self._pick_previews(preview_count)
 
@@ -124,7 +130,7 @@ class ICDTask:
 
         if not self.preview_ids:
             return
-        ds = ICDInferDataset(self.cfg.data, self.preview_ids)
+        ds = ICDInferDataset(self.cfg.data, self.preview_ids, self.cfg.model.max_superpixels)
         ctx = self.net.collect_params().list_ctx()[0]
         tiles = []
         for i in range(len(ds)):

@@ -28,3 +28,40 @@ def test_crf_refine_respects_min_prob():
     assert (out[:10] == 0).mean() > 0.9
     everything_undefined = crf.crf_refine_seed(rgb, np.full((24, 30), 255, np.uint8))
     assert (everything_undefined == 255).all()  # uniform 1/21 < 0.1
+
+
+def test_crf_uses_the_release_parameters(monkeypatch):
+    """icd-reference.md "Seeds": Gaussian sxy 3 compat 3, bilateral sxy 80 srgb 13 compat 10 on the
+    RGB image, 10 iterations, unary -log p: checked on the calls pydensecrf receives."""
+    import pydensecrf.densecrf as dcrf
+
+    calls = {}
+
+    class Spy:
+        def __init__(self, w, h, n):
+            calls["init"] = (w, h, n)
+
+        def setUnaryEnergy(self, u):
+            calls["unary"] = np.array(u)
+
+        def addPairwiseGaussian(self, **kw):
+            calls["gauss"] = kw
+
+        def addPairwiseBilateral(self, **kw):
+            calls["bilateral"] = {k: v for k, v in kw.items() if k != "rgbim"}
+            calls["rgb"] = kw["rgbim"]
+
+        def inference(self, n):
+            calls["iterations"] = n
+            return np.full((21, calls["init"][0] * calls["init"][1]), 1 / 21, np.float32)
+
+    monkeypatch.setattr(dcrf, "DenseCRF2D", Spy)
+    rgb = np.random.default_rng(1).integers(0, 255, (4, 6, 3)).astype(np.uint8)
+    seed = np.zeros((4, 6), np.uint8)
+    crf.crf_refine_seed(rgb, seed)
+    assert calls["init"] == (6, 4, 21) and calls["iterations"] == 10
+    assert calls["gauss"] == {"sxy": 3, "compat": 3}
+    assert calls["bilateral"] == {"sxy": 80, "srgb": 13, "compat": 10}
+    assert np.array_equal(calls["rgb"], rgb) and calls["rgb"].flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(calls["unary"][0], -np.log(0.5), rtol=1e-6)
+    np.testing.assert_allclose(calls["unary"][1], -np.log(0.025), rtol=1e-6)

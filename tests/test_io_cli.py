@@ -27,6 +27,31 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_bind_outputs_resumes_refuses_and_overwrites(tmp_path):
+    folder = tmp_path / "scores"
+    assert io.bind_outputs(folder, {"checkpoint": "abc", "size": 513}) is False
+    (folder / "x.npy").write_bytes(b"1")
+    assert io.bind_outputs(folder, {"size": 513, "checkpoint": "abc"}) is False   # same record: resume
+    assert (folder / "x.npy").exists()
+    with pytest.raises(InputError, match="another checkpoint .*abc.* vs now .*def"):
+        io.bind_outputs(folder, {"checkpoint": "def", "size": 513})
+    assert (folder / "x.npy").exists()                                           # nothing lost
+    digest = io.record_digest(folder)
+    assert io.bind_outputs(folder, {"checkpoint": "def", "size": 513}, overwrite=True) is True
+    assert os.listdir(folder) == [io.MADE_BY] and io.record_digest(folder) != digest
+    adopted = tmp_path / "release_superpixels"
+    adopted.mkdir()
+    (adopted / "a.png").write_bytes(b"1")
+    assert io.bind_outputs(adopted, {"k": 75}) is False and (adopted / "a.png").exists()
+
+
+def test_file_digest_names_the_bytes(tmp_path):
+    (tmp_path / "a").write_bytes(b"weights")
+    (tmp_path / "b").write_bytes(b"weights")
+    assert io.file_digest(tmp_path / "a") == io.file_digest(tmp_path / "b") == \
+        "".join(__import__("hashlib").sha1(b"weights").hexdigest())
+
+
 def test_run_main_prints_one_line(capsys):
     def body():
         raise InputError("some/file.png", "size 3x4 differs from the image 5x6")
@@ -42,3 +67,24 @@ def test_icd_entry_point_lists_stages():
     out = subprocess.run([sys.executable, "-c", "import sys; from icd_mx.cli import main; sys.exit(main(['--help']))"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "stages:" in out.stdout
+
+
+def test_install_pins_one_mxnet_build(monkeypatch):
+    """setup.py pins every dependency, and exactly one MXNet build: CPU, or CUDA with ICD_MX_GPU=1."""
+    import runpy
+
+    import setuptools
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.setattr(setuptools, "setup", lambda **kw: None)
+    pinned = runpy.run_path(os.path.join(repo, "setup.py"))["pinned"]
+    monkeypatch.delenv("ICD_MX_GPU", raising=False)
+    cpu = pinned()
+    monkeypatch.setenv("ICD_MX_GPU", "1")
+    gpu = pinned()
+    assert [r for r in cpu if r.startswith("mxnet")] == ["mxnet==1.9.1"]
+    assert [r for r in gpu if r.startswith("mxnet")] == ["mxnet-cu112==1.9.1"]
+    assert all("==" in r for r in cpu + gpu)
+    for name in ("requirements.txt", "requirements-gpu.txt"):
+        lines = [x.split("#")[0].strip() for x in open(os.path.join(repo, name))]
+        assert "-r requirements-base.txt" in lines and sum(x.startswith("mxnet") for x in lines) == 1

@@ -47,7 +47,7 @@ def test_pipeline_runs_and_resumes(tiny):
     tool("infer", *ov)
     ids = (base / "data" / "ImageSets" / "Segmentation" / "train_aug.txt").read_text().split()
     for kind in ("cam", "icd_bu", "icd_bu_sp", "icd_td"):
-        files = sorted(os.listdir(run / "scores" / kind))
+        files = sorted(f for f in os.listdir(run / "scores" / kind) if f.endswith(".npy"))
         assert len(files) == len(ids)
         arr = np.load(run / "scores" / kind / files[0])
         assert arr.dtype == np.float32 and arr.shape[1:] == (14, 14) and np.isfinite(arr).all()
@@ -58,6 +58,14 @@ def test_pipeline_runs_and_resumes(tiny):
     for name in ("cam_thr", "icd_bu_raw", "icd_td_crf"):
         assert 0.0 <= res[name]["miou_present"] <= 100.0 and res[name]["images"] == len(ids)
     assert set(res["icd_td"]["sweep"]) == {"0.0", "0.1", "0.3", "0.5"}
+    # more training: the old score maps and seeds are stale, never silently reused
+    tool("train", *ov, "train.epochs=4")
+    stale = tool("infer", *ov, check=False)
+    assert stale.returncode == 2 and stale.stderr.count("\n") == 1 and "another checkpoint" in stale.stderr
+    assert f"{len(ids)} images written" in tool("infer", *ov, "--overwrite").stdout
+    stale = tool("seeds", *ov, "seeds.variants=[icd_bu:raw]", "--quiet", check=False)
+    assert stale.returncode == 2 and "another scores" in stale.stderr
+    tool("seeds", *ov, "seeds.variants=[icd_bu:raw]", "--quiet", "--overwrite")
 
 
 def test_release_export_loads_back(tiny):

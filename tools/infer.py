@@ -12,11 +12,14 @@ from icd_mx.cli import load_stage_config, run_main, stage_parser  # noqa: E402
 
 
 def main(argv=None):
-    args = stage_parser(__doc__).parse_args(argv)
+    parser = stage_parser(__doc__)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace score maps made with another checkpoint or config")
+    args = parser.parse_args(argv)
     cfg = load_stage_config(args)
     from icd_mx.infer import run_infer
 
-    out = run_infer(cfg)
+    out = run_infer(cfg, overwrite=args.overwrite)
     print(f"scores of {out['written']} images written ({out['skipped']} already there) "
           f"from {out['checkpoint']} to {cfg.out_dir}/scores")
 

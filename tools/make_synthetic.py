@@ -18,18 +18,21 @@ def main(argv=None):
     ap.add_argument("root", help="output dataset root")
     ap.add_argument("--train", type=int, default=240, help="train_aug images (train = first half)")
     ap.add_argument("--val", type=int, default=60, help="val images")
+    ap.add_argument("--test", type=int, default=0, help="test images (with ground truth, unlike VOC's)")
+    ap.add_argument("--no-saliency", action="store_true", help="do not write Saliency/<id>.png")
     ap.add_argument("--classes", type=int, default=20, help="use the first N VOC classes (1..20)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-side", type=int, default=120)
     ap.add_argument("--max-side", type=int, default=200)
     args = ap.parse_args(argv)
-    if not 1 <= args.classes <= 20 or args.train < 1 or args.val < 0 or not 8 <= args.min_side <= args.max_side:
-        ap.error("need 1 <= --classes <= 20, --train >= 1, --val >= 0, 8 <= --min-side <= --max-side")
+    if (not 1 <= args.classes <= 20 or args.train < 1 or min(args.val, args.test) < 0
+            or not 8 <= args.min_side <= args.max_side):
+        ap.error("need 1 <= --classes <= 20, --train >= 1, --val >= 0, --test >= 0, 8 <= --min-side <= --max-side")
     from icd_mx.data.synthetic import make_minivoc
 
     try:
         stats = make_minivoc(args.root, args.train, args.val, args.seed, args.classes, args.min_side,
-                             args.max_side, progress=True)
+                             args.max_side, progress=True, n_test=args.test, saliency=not args.no_saliency)
     except (InputError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

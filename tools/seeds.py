@@ -6,7 +6,8 @@
     python tools/seeds.py --run runs/demo seeds.variants='[icd_bu:raw, icd_bu_sp:raw, raw, crf, cam_thr]'
 
 Variants: [<kind>:]raw|crf|sal|cam_thr (default from seeds.crf / seeds.saliency). Resumable:
-images whose outputs all exist are skipped.
+images whose outputs all exist are skipped; seeds made from other score maps are refused
+(--overwrite replaces them).
 """
 import json
 import os
@@ -28,7 +29,8 @@ def body(args):
     ids = read_list(cfg.data.root, args.list or cfg.seeds.split)
     job = seeds.SeedJob(layout, os.path.join(run, "scores"), os.path.join(run, "seeds"), variants, cfg.seeds,
                         cfg.data.infer_size)
-    stats = seeds.generate_seeds(job, ids, workers=cfg.seeds.workers, progress=not args.quiet)
+    stats = seeds.generate_seeds(job, ids, workers=cfg.seeds.workers, progress=not args.quiet,
+                                 overwrite=args.overwrite)
     print(json.dumps(dict(stats, variants=[v.name for v in variants], out=os.path.join(run, "seeds"))))
 
 
@@ -37,6 +39,8 @@ def main(argv=None):
     parser.add_argument("--run", help="run folder (default: runs/<name>)")
     parser.add_argument("--list", help="list name or file (default: seeds.split)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace seeds made from other score maps or settings")
     run_main(body, parser.parse_args(argv))
     return 0
 

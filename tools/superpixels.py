@@ -29,7 +29,8 @@ def body(args):
         ids += [i for i in read_list(cfg.data.root, name) if i not in ids]
     features = superpixels.feature_source(cfg.superpixels)
     stats = superpixels.run_superpixels(layout, ids, cfg.superpixels, features,
-                                        workers=cfg.superpixels.workers, progress=not args.quiet)
+                                        workers=cfg.superpixels.workers, progress=not args.quiet,
+                                        overwrite=args.overwrite)
     print(json.dumps(dict(stats, out=layout.superpixel_dir)))
 
 
@@ -37,6 +38,8 @@ def main(argv=None):
     parser = stage_parser(__doc__.splitlines()[0])
     parser.add_argument("--list", action="append", help="list name or file (repeatable); default: train and val")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace superpixels made with other settings or feature weights")
     run_main(body, parser.parse_args(argv))
     return 0
 

@@ -24,7 +24,7 @@ def body(args, argv):
 
     save_run_config(cfg, "test_seg")
     command = " ".join(shlex.quote(a) for a in ["python", "tools/test_seg.py"] + argv)
-    record = run_test(cfg, command)
+    record = run_test(cfg, command, overwrite=args.overwrite)
     shown = {k: record.get(k) for k in ("split", "miou", "pixel_acc", "images", "predictions", "submission")
              if record.get(k) is not None}
     print(json.dumps(shown))
@@ -33,6 +33,8 @@ def body(args, argv):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = stage_parser(__doc__.splitlines()[0])
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace predictions made with another checkpoint or test settings")
     run_main(body, parser.parse_args(argv), argv)
     return 0
 

@@ -42,8 +42,9 @@ def epoch_order(n, seed, epoch, shuffle):
 
 
 class _ICDBase(Dataset):
-    def __init__(self, data_cfg, ids):
+    def __init__(self, data_cfg, ids, max_superpixels=65):
         self.cfg = data_cfg
+        self.max_superpixels = max_superpixels  # model.max_superpixels: <= 64 merged ids + the padding id
         self.layout = VOCLayout(data_cfg.root, data_cfg.superpixel_dir, data_cfg.saliency_dir)
         if isinstance(ids, str):
             ids = read_list(data_cfg.root, ids)
@@ -89,6 +90,11 @@ class _ICDBase(Dataset):
         id_ = self.ids[index]
         img = read_image(self.layout.image(id_))
         sp = read_superpixels(self.layout.superpixel(id_), shape=img.shape[:2])
+        count = len(np.unique(sp))
+        if count >= self.max_superpixels:  # the refinement's one-hot would drop the extra ids silently
+            raise InputError(self.layout.superpixel(id_), f"{count} superpixels, more than the "
+                             f"{self.max_superpixels - 1} model.max_superpixels allows (merge them with "
+                             "tools/superpixels.py, superpixels.max_regions)")
         return img, sp
 
     def get(self, index, seed=0, epoch=0):

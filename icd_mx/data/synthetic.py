@@ -50,6 +50,7 @@ HEAD_SHAPES = ("circle", "square", "triangle", "star", "hexagon")
 HEAD_PATTERNS = ("rings", "checker", "spokes", "dots")
 BODY_SHAPES = ("ellipse", "box", "trapezoid")
 BODY_TEXTURES = ("bands", "blotches", "waves", "zigzag")
+HEAD_RADIUS = (0.18, 0.22)   # head radius / object length: the head is about 1/6 of the object
 
 
 def class_design(k):
@@ -199,13 +200,13 @@ def _object(hw, k, rng, scale, centre=None, theta=None):
         return (poly * [sx, sy] + [du, 0]) @ rot + [cx, cy]
 
     body = _fill(hw, place(_polygon(body_shape), 0, length / 2, width / 2))
-    r = length * rng.uniform(0.26, 0.32)
+    r = length * rng.uniform(*HEAD_RADIUS)
     head_u = length / 2 + 0.5 * r
     head = _fill(hw, place(_polygon(head_shape), head_u, r, r))
     u, v = _local(hw, cx, cy, theta)
     body_pattern = _texture(BODY_TEXTURES[rng.randint(len(BODY_TEXTURES))], u, v, rng)
     head_pattern = _texture(head_pat, u - head_u, v, rng)
-    colours = [_colour(rng), _colour(rng), _colour(rng), _colour(rng)]
+    colours = [_colour(rng), _colour(rng)] + list(head_colours(k, rng))
 
     def paint(img, visible):
         _paint(img, body & ~head & visible, body_pattern, colours[0], colours[1])
@@ -289,14 +290,15 @@ def render_part_patch(rng, size=64, num_classes=20, p_background=0.25, p_body=0.
     if kind:
         k = rng.randint(num_classes)
         theta = rng.uniform(0, 2 * np.pi)
-        scale = rng.uniform(0.8, 1.4)
-        if kind == 1:  # the body across the centre, its head removed
+        if kind == 1:
+            scale = rng.uniform(0.8, 1.4)  # the body across the centre, its head removed
             centre = size / 2 + rng.uniform(-0.15, 0.15, 2) * size
             shape, head, paint = _object(hw, k, rng, scale, centre=centre, theta=theta)
             paint(img, shape & ~head)
             label = 1
-        else:          # the head near the centre (head_u ~ 0.645 x the object length, see _object)
-            off = 0.645 * scale * size
+        else:          # the head near the centre (head_u ~ 0.6 x the object length, see _object)
+            scale = rng.uniform(0.25, 0.4) / np.mean(HEAD_RADIUS)   # head radius 1/4..2/5 of the patch
+            off = (0.5 + 0.5 * np.mean(HEAD_RADIUS)) * scale * size
             centre = (size / 2 - off * np.cos(theta), size / 2 - off * np.sin(theta))
             shape, _, paint = _object(hw, k, rng, scale, centre=centre, theta=theta)
             paint(img, shape)
@@ -316,16 +318,26 @@ def voc_xml(id_, hw, objects):
             f"  <segmented>1</segmented>\n{objs}</annotation>\n")
 
 
+def saliency_map(mask, rng, blur=2.5, noise=8.0):
+    """A saliency-detector stand-in: every object (difficult ones included) as a soft, noisy
+    gray map, ``uint8`` 0..255 (the format of the saliency PNGs of the "I.+S." rows)."""
+    fg = (mask > 0).astype(np.float32)
+    sal = cv2.GaussianBlur(fg, (0, 0), blur) * 255.0 + rng.normal(0, noise, fg.shape) * (fg > 0)
+    return np.clip(sal, 0, 255).astype(np.uint8)
+
+
 def make_minivoc(root, n_train=240, n_val=60, seed=0, num_classes=20, min_side=120, max_side=200,
-                 progress=False):
+                 progress=False, n_test=0, saliency=True):
     """Write the generated mini-VOC under ``root`` (see the module docstring).
 
     Parameters
     ----------
     root : str
         Output dataset root (created).
-    n_train, n_val : int
-        Number of ``train_aug`` and ``val`` images; ``train`` is the first half of ``train_aug``.
+    n_train, n_val, n_test : int
+        Number of ``train_aug``, ``val`` and ``test`` images; ``train`` is the first half of
+        ``train_aug``. Unlike VOC's, the generated test images have ground truth, so a test
+        prediction can be scored locally (and still packed as a VOC submission).
     seed : int
         Everything is a function of it.
     num_classes : int
@@ -334,6 +346,8 @@ def make_minivoc(root, n_train=240, n_val=60, seed=0, num_classes=20, min_side=1
         Range of the image height and width (drawn independently).
     progress : bool
         Show a tqdm bar.
+    saliency : bool
+        Also write ``Saliency/<id>.png`` (:func:`saliency_map`) for the saliency seeds.
 
     Returns
     -------
@@ -343,8 +357,8 @@ def make_minivoc(root, n_train=240, n_val=60, seed=0, num_classes=20, min_side=1
     if not 1 <= num_classes <= len(CLASSES):
         raise ValueError(f"num_classes must be in 1..{len(CLASSES)}")
     start = time.time()
-    ids = [f"syn_{i:06d}" for i in range(n_train + n_val)]
-    train_aug, val = ids[:n_train], ids[n_train:]
+    ids = [f"syn_{i:06d}" for i in range(n_train + n_val + n_test)]
+    train_aug, val, test = ids[:n_train], ids[n_train:n_train + n_val], ids[n_train + n_val:]
     train = train_aug[: (n_train + 1) // 2]
     with_palette = set(train) | set(val)
     stats = {"class_images": dict.fromkeys(CLASSES[:num_classes], 0), "multi_class": 0, "difficult": 0}
@@ -362,12 +376,14 @@ def make_minivoc(root, n_train=240, n_val=60, seed=0, num_classes=20, min_side=1
         write_mask(os.path.join(root, "SegmentationClassAug", id_ + ".png"), mask)
         if id_ in with_palette:
             write_color_mask(os.path.join(root, "SegmentationClass", id_ + ".png"), mask)
+        if saliency:
+            write_mask(os.path.join(root, "Saliency", id_ + ".png"), saliency_map(mask, rng))
         present = {k for k, d, _, _ in objects if not d}
         stats["multi_class"] += len(present) > 1
         stats["difficult"] += sum(d for _, d, _, _ in objects)
         for k in present:
             stats["class_images"][CLASSES[k]] += 1
-    for name, lst in (("train", train), ("val", val), ("train_aug", train_aug)):
+    for name, lst in (("train", train), ("val", val), ("train_aug", train_aug)) + ((("test", test),) if test else ()):
         save_text(os.path.join(root, "ImageSets", "Segmentation", name + ".txt"), "".join(x + "\n" for x in lst))
     stats.update(images=len(ids), seconds=round(time.time() - start, 2))
     return stats

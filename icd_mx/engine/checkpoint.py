@@ -72,9 +72,10 @@ def save_checkpoint(ckpt_dir, epoch, net, trainer, meta, keep=0):
     save_json(prefix + ".json", dict(meta, epoch=epoch))
     if keep > 0:
         for old in list_checkpoints(ckpt_dir)[:-keep]:
-            for ext in (".json", ".params", ".states"):
-                if os.path.exists(old + ext):
-                    os.remove(old + ext)
+            # the checkpoint and what tasks exported beside it (``<prefix>-release.params``)
+            for path in [old + ext for ext in (".json", ".params", ".states")] + glob.glob(old + "-*"):
+                if os.path.exists(path):
+                    os.remove(path)
     return prefix
 
 

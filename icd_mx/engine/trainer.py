@@ -23,6 +23,7 @@ import random
 import time
 import typing
 
+from ..errors import InputError
 from .checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import Reducer, barrier, create_kvstore, is_dist, worker_info
 from .logger import RunLogger
@@ -220,8 +221,8 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
     contexts = list(contexts) or [mx.cpu()]
     run = _Run(task, opt, run_dir, contexts, create_kvstore(kvstore))
     if opt.batch_size % run.num_workers or opt.batch_size // run.num_workers < len(contexts):
-        raise ValueError(f"global batch {opt.batch_size} does not split over {run.num_workers} worker(s) "
-                         f"x {len(contexts)} context(s)")
+        raise InputError("train.batch_size", f"global batch {opt.batch_size} does not split over "
+                                             f"{run.num_workers} worker(s) x {len(contexts)} context(s)")
     params = task.net.collect_params()
     params.reset_ctx(contexts)
     name = getattr(opt, "optimizer", "sgd")
@@ -287,7 +288,8 @@ def _run_epoch(run, epoch):
     if getattr(opt, "max_iters_per_epoch", 0):
         ipe = min(ipe, opt.max_iters_per_epoch) if ipe else opt.max_iters_per_epoch
     if ipe <= 0:
-        raise ValueError("the train loader is empty or has no len(); set max_iters_per_epoch")
+        raise InputError("train.batch_size", f"no full batch of {opt.batch_size} in the training list (fewer "
+                                             "samples than one global batch, or a loader with no len())")
     meter, rows, t0 = _Meter(), [], time.time()
     bar = tqdm(total=ipe, desc=f"epoch {epoch}", leave=False, disable=run.rank != 0)
     for i, batch in enumerate(loader):

@@ -78,12 +78,20 @@ def predict_probs(net, img, scales=(0.75, 1.0, 1.25), flip=True, ctx=None):
     return (total / count).asnumpy()
 
 
-def label_map(probs, rgb=None, crf=False):
-    """Argmax label map ``HxW uint8`` of ``(K, H, W)`` probabilities, after a dense CRF if ``crf``."""
+# DeepLab-LargeFOV's CRF for VOC (Chen et al., ICLR 2015): Gaussian sxy 3 weight 3, bilateral
+# sxy 121, srgb 5, weight 4, 10 mean-field iterations (seg.crf_params, in this order).
+DEEPLAB_CRF = (3.0, 3.0, 121.0, 5.0, 4.0)
+
+
+def label_map(probs, rgb=None, crf=False, crf_params=DEEPLAB_CRF):
+    """Argmax label map ``HxW uint8`` of ``(K, H, W)`` probabilities, after a dense CRF if ``crf``
+    (``crf_params`` = Gaussian sxy, compat, bilateral sxy, srgb, compat; DeepLab's by default)."""
     if crf:
         from ..crf import dense_crf
 
-        probs = dense_crf(np.ascontiguousarray(rgb, np.uint8), probs)
+        g_sxy, g_compat, b_sxy, b_srgb, b_compat = crf_params
+        probs = dense_crf(np.ascontiguousarray(rgb, np.uint8), probs, gauss_sxy=g_sxy, gauss_compat=g_compat,
+                          bi_sxy=b_sxy, bi_srgb=b_srgb, bi_compat=b_compat)
     return probs.argmax(axis=0).astype(np.uint8)
 
 
@@ -136,7 +144,7 @@ def predict_split(net, cfg, split, pred_dir, ctx=None, submission_root=None, pro
         else:
             img = read_image(layout.image(id_))
             probs = predict_probs(net, img, cfg.seg.test_scales, cfg.seg.flip, ctx)
-            pred = label_map(probs, img, cfg.seg.crf)
+            pred = label_map(probs, img, cfg.seg.crf, cfg.seg.crf_params)
             write_mask(out, pred)
         if submission_root:
             from .submission import submission_path
@@ -146,10 +154,12 @@ def predict_split(net, cfg, split, pred_dir, ctx=None, submission_root=None, pro
     return ids
 
 
-def run_test(cfg, command=""):
+def run_test(cfg, command="", overwrite=False):
     """The prediction stage: predict ``seg.split`` with the run's checkpoint, score or submit.
 
-    Predictions go to ``<run>/pred/<split>[_crf]/<id>.png``. A split whose ground-truth
+    Predictions go to ``<run>/pred/<split>[_crf]/<id>.png``, bound to the checkpoint and
+    the test settings (predictions of another checkpoint are refused unless ``overwrite``,
+    :func:`icd_mx.io.bind_outputs`). A split whose ground-truth
     masks all exist is scored into ``<run>/eval/seg_<split>.json`` (schema of
     :mod:`icd_mx.report`, percent as ``tools/evaluate.py`` writes); a split named
     ``test*`` is also written in the VOC submission layout under ``<run>/results/...``
@@ -162,7 +172,7 @@ def run_test(cfg, command=""):
     """
     from ..engine.checkpoint import latest_checkpoint
     from ..engine.trainer import get_contexts
-    from ..io import save_json
+    from ..io import bind_outputs, file_digest, save_json
     from ..nn.deeplab import get_deeplab
     from .submission import archive_submission
 
@@ -184,6 +194,12 @@ def run_test(cfg, command=""):
     layout = VOCLayout(cfg.data.root)
     is_test = name.startswith("test")
     pred_dir = os.path.join(out, "pred", name + ("_crf" if seg.crf else ""))
+    made_by = {"checkpoint": file_digest(params), "backbone": seg.backbone, "width": seg.width,
+               "scales": list(seg.test_scales), "flip": seg.flip, "crf": seg.crf and list(seg.crf_params)}
+    if bind_outputs(pred_dir, made_by, overwrite) and is_test:
+        import shutil
+
+        shutil.rmtree(os.path.join(out, "results"), ignore_errors=True)  # made from the replaced predictions
     ids = predict_split(net, cfg, seg.split, pred_dir, ctx, submission_root=out if is_test else None)
     record = {"stage": "seg", "split": name, "miou": None, "checkpoint": params,
               "crf": seg.crf, "scales": list(seg.test_scales), "flip": seg.flip, "command": command,

@@ -121,3 +121,21 @@ def test_bad_xml_at_construction(tmp_path, root):
     with pytest.raises(InputError, match="unknown class name 'unicorn'"):
         ICDTrainDataset(_cfg(str(tmp_path)), ids)
     assert len(ICDTrainDataset(_cfg(str(tmp_path), on_bad_sample="skip"), ids)) == 2
+
+
+def test_unmerged_superpixels_are_refused_not_dropped(tmp_path, root):
+    """Raw FH superpixels (more ids than the refinement's one-hot holds) give a one-line error."""
+    import shutil
+
+    i = read_list(root, "train_aug")[0]
+    lay, new = VOCLayout(root), VOCLayout(str(tmp_path))
+    for a, b in ((lay.image(i), new.image(i)), (lay.xml(i), new.xml(i))):
+        os.makedirs(os.path.dirname(b), exist_ok=True)
+        shutil.copy(a, b)
+    h, w = read_image(lay.image(i)).shape[:2]
+    write_superpixels(new.superpixel(i), np.arange(h * w).reshape(h, w) % 100)
+    ds = ICDTrainDataset(_cfg(str(tmp_path)), [i])
+    with pytest.raises(InputError, match="100 superpixels, more than the 64") as e:
+        ds[0]
+    assert e.value.path == new.superpixel(i)
+    assert ICDTrainDataset(_cfg(str(tmp_path)), [i], max_superpixels=101)[0][1].max() < 101

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from icd_mx.data import synthetic
-from icd_mx.data.voc import CLASSES, VOCLayout, read_image, read_labels, read_list, read_mask
+from icd_mx.data.voc import CLASSES, VOCLayout, read_image, read_labels, read_list, read_mask, read_saliency
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -37,6 +37,19 @@ def test_layout_and_readers(tmp_path):
     assert len(shapes) > 20 and any(h != w for h, w in shapes)
     assert 4 <= multi <= 20
     assert sum(stats["class_images"].values()) >= 30
+
+
+def test_test_split_and_saliency(tmp_path):
+    synthetic.make_minivoc(str(tmp_path), n_train=6, n_val=2, n_test=3, seed=2, num_classes=4)
+    test = read_list(str(tmp_path), "test")
+    assert len(test) == 3 and not set(test) & set(read_list(str(tmp_path), "train_aug"))
+    lay = VOCLayout(str(tmp_path), saliency_dir="Saliency")
+    for i in test:
+        mask = read_mask(lay.mask(i))
+        sal = read_saliency(lay.saliency(i), shape=mask.shape)
+        assert sal[(mask > 0) & (mask < 255)].mean() > 0.8 and sal[mask == 0].mean() < 0.2
+    synthetic.make_minivoc(str(tmp_path / "none"), n_train=2, n_val=0, seed=2, num_classes=2, saliency=False)
+    assert not (tmp_path / "none" / "Saliency").exists()
 
 
 def test_deterministic_and_not_flat(tmp_path):

@@ -109,8 +109,14 @@ def test_checkpoints_and_logs_are_complete(tmp_path):
 
 
 def test_keep_checkpoints(tmp_path):
-    fit(ToyTask(), Opt(epochs=3, keep_checkpoints=1), str(tmp_path), [mx.cpu()])
+    class Exporting(ToyTask):
+        def export(self, prefix):
+            open(prefix + "-release.params", "w").write("x")
+
+    fit(Exporting(), Opt(epochs=3, keep_checkpoints=1), str(tmp_path), [mx.cpu()])
     assert [os.path.basename(p) for p in list_checkpoints(str(tmp_path / "checkpoints"))] == ["epoch-0002"]
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == [f"epoch-0002{x}" for x in
+                                                            ("-release.params", ".json", ".params", ".states")]
 
 
 def test_resume_after_a_kill_is_exact(tmp_path):

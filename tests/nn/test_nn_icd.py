@@ -141,3 +141,59 @@ def test_cam_mode_is_backbone_and_cam_only():
     autograd.backward(losses)
     assert set(net.infer(img, sp)) == {"cam"}
     np.testing.assert_allclose(m["loss_cam"].asscalar(), losses[0].asscalar() / 2, rtol=1e-6)
+
+
+def test_training_step_gradient_matches_finite_differences(monkeypatch):
+    """The whole step's gradient (CAM + warm TD, L_bu off) against central differences in float64,
+    for parameters from conv1_1 to conv_ft: the TD loss reaches the backbone through BN
+    (batch statistics) and the 2560-channel concat, with its target and the sign held fixed
+    (they carry no gradient, icd-reference.md "Network")."""
+    import icd_mx.nn.icd as icd_module
+
+    mx.random.seed(3)
+    net = make(dropout=0.0, grad_scale=0.0)
+    net.cast("float64")
+    img, sp, y = batch(2)
+    img, sp, y = (x.astype("float64") for x in (img, sp, y))
+    target = {}
+    real_refine = icd_module.refine
+
+    def frozen_refine(F, score, label, *rest):  # the membership maps are float32 in any case
+        if "s" not in target:
+            target["s"] = real_refine(F, score.astype("float32"), label.astype("float32"), *rest).astype("float64")
+        return target["s"]
+
+    monkeypatch.setattr(icd_module, "refine", frozen_refine)
+    state = net.signflip_state.data().copy()
+    params = {k[len(net.prefix):]: p for k, p in net.collect_params().items()}
+
+    def loss(record=False):
+        net.signflip_state.set_data(state)
+        if not record:
+            with autograd.train_mode():
+                return net.forward_train([(img, sp, y)], step(100))[0][0].asscalar()
+        with autograd.record():
+            losses, _ = net.forward_train([(img, sp, y)], step(100))
+        autograd.backward(losses)
+
+    loss(record=True)
+    checked = 0
+    for name, index in [("conv1_1_weight", (0, 0, 1, 1)), ("conv3_2_bias", (1,)), ("conv5_3_weight", (2, 1, 0, 1)),
+                        ("feat_bn_beta", (0,)), ("fc6_ft_weight", (1, 0, 1, 1)), ("fc7_ft_bias", (3,)),
+                        ("conv_ft_weight", (11, 5, 0, 0)), ("fc8_weight", (11, 0, 0, 0))]:
+        p = params[name]
+        analytic = p.grad().asnumpy()[index]
+        value = p.data().asnumpy()
+        eps = 1e-6  # float64: small enough to cross no ReLU or max-pool switch
+        plus, minus = value.copy(), value.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        p.set_data(mx.nd.array(plus, dtype="float64"))
+        lp = loss()
+        p.set_data(mx.nd.array(minus, dtype="float64"))
+        lm = loss()
+        p.set_data(mx.nd.array(value, dtype="float64"))
+        numeric = (lp - lm) / (2 * eps)
+        assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-8), name
+        checked += abs(analytic) > 1e-9
+    assert checked >= 6  # the gradients are not trivially zero

@@ -72,8 +72,8 @@ class TrainConfig:
 class PretrainConfig(TrainConfig):
     """Backbone pre-training on generated patches (icd_mx.pretrain), the CPU demo's
     stand-in for ImageNet; the optimiser fields are TrainConfig's."""
-    patches: int = 4000                 # rendered once (cached in the run folder), flipped/rotated
-    patch_size: int = 64
+    patches: int = 3000                 # canvases, rendered once (cached in the run folder), flipped/rotated
+    patch_size: int = 96
     classes: int = 20                   # heads of the first N VOC classes
     batch_size: int = 32
     epochs: int = 12

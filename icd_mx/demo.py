@@ -4,8 +4,12 @@ Each stage runs as the command a user would type (``tools/<stage>.py --config ..
 so the demo proves the tools, not a private shortcut. Every stage resumes, so a
 rerun of ``make demo`` after an interruption continues where it stopped.
 
-Output folder (default ``demo/``): ``data/`` (the mini-VOC), ``run/`` (checkpoints,
-logs, scores, seeds, eval), ``summary.json``, ``summary.md`` and ``previews.png``.
+Stages: the mini-VOC, the backbone pre-training that stands in for ImageNet
+(``tools/pretrain.py``; skipped when ``model.init`` names another file), superpixels,
+ICD training, score export, seeds (CAM baseline, BU, BU+SP, TD, TD+CRF), evaluation.
+
+Output folder (default ``demo/``): ``data/`` (the mini-VOC), ``run/`` (pre-training,
+checkpoints, logs, scores, seeds, eval), ``summary.json``, ``summary.md`` and ``previews.png``.
 """
 import json
 import os

@@ -6,8 +6,8 @@ scratch on a few hundred image labels in a CPU budget does not learn features th
 separate objects from clutter, so its ICD directions have nothing to find (measured in
 the README). This stage gives the demo what ImageNet gives VOC: the same backbone with
 fc6/fc7, trained on a generic recognition task drawn by the mini-VOC's renderers
-(:func:`icd_mx.data.synthetic.render_part_patch`: background clutter / an object body /
-the head of class k, one label per patch, no pixel labels). Its weights are written in the
+(:func:`icd_mx.data.synthetic.render_part_canvas`: which object parts - a body, the head
+of class k - a canvas of clutter shows, image-level labels, no pixel labels). Its weights are written in the
 "20M" init format (``<run>/pretrain/init.params``: ``arg:conv1_1_weight`` ... ``arg:fc7_bias``),
 which ``model.init`` reads exactly like DeepLab's file; the ICD stage then runs as on VOC.
 """
@@ -18,7 +18,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from .cli import save_run_config
-from .data.synthetic import part_names, render_part_patch
+from .data.synthetic import part_names, render_part_canvas
 from .engine.distributed import shard_batches
 from .engine.trainer import fit, get_contexts
 from .io import atomic_path
@@ -31,11 +31,11 @@ INIT_FILE = "init.params"
 def _render(args):
     seed, index, size, classes = args
     rng = np.random.RandomState(np.random.SeedSequence(seed, spawn_key=(1, index)).generate_state(4))
-    return render_part_patch(rng, size, classes)
+    return render_part_canvas(rng, size, classes)
 
 
 def render_pool(count, size, classes, seed=0, workers=1, progress=False):
-    """``count`` patches ``(count, size, size, 3) uint8`` and labels ``(count,) int32``,
+    """``count`` canvases ``(count, size, size, 3) uint8`` and multi-hot labels ``(count, L)``,
     each a function of ``(seed, index)`` only (the number of workers does not matter)."""
     jobs = [(seed, i, size, classes) for i in range(count)]
     if workers > 1:
@@ -45,7 +45,7 @@ def render_pool(count, size, classes, seed=0, workers=1, progress=False):
             out = list(items)
     else:
         out = list(_bar(map(_render, jobs), count, progress))
-    return np.stack([o[0] for o in out]), np.array([o[1] for o in out], np.int32)
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
 
 
 def _bar(items, total, enabled):
@@ -111,11 +111,13 @@ class PretrainTask:
     def forward_train(self, ctx_batches, step):
         import mxnet as mx
 
+        from .nn.losses import cam_loss
+
         losses, correct = [], []
         for img, label in ctx_batches:
             logits = self.net(img)
-            losses.append(-mx.nd.pick(mx.nd.log_softmax(logits), label).sum())
-            correct.append((logits.argmax(axis=1) == label).sum())
+            losses.append(cam_loss(mx.nd, logits, label).sum())  # multi-label sigmoid CE, as the CAM's
+            correct.append(((logits > 0) == label).mean(axis=1).sum())
         n = sum(b[0].shape[0] for b in ctx_batches)
         ctx = losses[0].context
         return losses, {"acc": mx.nd.add_n(*[c.as_in_context(ctx) for c in correct]) / n}

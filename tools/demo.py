@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""The CPU demo (`make demo`): generate the mini-VOC, superpixels, train a CPU-sized ICD,
-export scores, make CAM-baseline and ICD seeds (BU, BU+refine, TD, TD+CRF), evaluate them,
-and write summary.json, summary.md and previews.png to the output folder. Resumable.
+"""The CPU demo (`make demo`): generate the mini-VOC, pre-train the backbone on generated parts
+(the ImageNet stand-in), superpixels, train a CPU-sized ICD, export scores, make CAM-baseline and
+ICD seeds (BU, BU+refine, TD, TD+CRF), evaluate them, and write summary.json, summary.md and
+previews.png to the output folder. Resumable.
 """
 import argparse
 import os

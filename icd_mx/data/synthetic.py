@@ -6,33 +6,43 @@ Layout written under ``root`` (the same readers as for VOC2012 load it)::
     Annotations/<id>.xml            VOC XML: size, objects (VOC class names, difficult, truncated, bndbox)
     SegmentationClass/<id>.png      palette PNG (ids of the ``train`` and ``val`` lists, as in VOC)
     SegmentationClassAug/<id>.png   gray PNG, every id
-    ImageSets/Segmentation/{train,val,train_aug}.txt
+    Saliency/<id>.png               gray PNG, a saliency-detector stand-in (optional)
+    ImageSets/Segmentation/{train,val,train_aug[,test]}.txt
 
 Design (why a classifier trained on it behaves like a CAM on VOC):
 
-- **Backgrounds are cluttered and textured**: a colour gradient plus random stripes,
-  blurred blobs, patches of fine grain and pixel noise. Nothing is flat.
+- **Backgrounds are cluttered and textured**: a colour gradient, low-frequency colour
+  clouds, soft blobs and soft patches of fine grain, plus camera blur and pixel noise.
+  Nothing is flat, and nothing has the sharp outline and high-contrast periodic pattern
+  of an object part (an earlier version drew striped rectangles that no method, human
+  or network, could tell from object bodies).
 - **Colour does not find objects**: backgrounds and bodies draw every colour from the
   same uniform RGB distribution; a head's two colours are its class's pair (jittered),
   which the backgrounds also produce, so colour thresholding finds neither objects nor
   their extent. Heads thus carry the cues a CAM latches on to (colour pair, shape,
   pattern), as discriminative parts do on VOC.
-- **Each object = a large body + a small head.** The head (about 20-30 % of the object)
-  has a class-specific shape (circle, square, triangle, star, hexagon) and pattern
-  (rings, fine checker, spokes, dots); the (shape, pattern) pair is unique per class.
-  The body has one of three outlines (ellipse, box, trapezoid) and one of four textures
-  (bands, blotches, waves, zigzag); classes ``2m`` and ``2m+1`` share the same body. The
-  head is therefore the only part that tells a class from its twin: a CAM classifier fires
-  mostly on heads (the most discriminative part), and recovering whole objects from image
-  labels needs more than a CAM, which is the situation ICD addresses. Head patterns are
-  coarse (periods of 6 px and more) so they survive the 0.5 training scale.
-- **Varied layout**: object length 35-80 % of the short side, random orientation and
-  position (objects often touch or cross the border: ``truncated`` 1), 1-2 instances;
-  about a third of the images hold 2-3 classes; overlap between objects is bounded so a
-  labelled object stays visible.
+- **Each object = a large body + a small head.** The head (radius about 1/5 of the object
+  length, about a sixth of its area) has a class-specific shape (circle, square,
+  triangle, star, hexagon) and pattern (rings, checker, spokes, dots); the (shape,
+  pattern) pair is unique per class. The body outline (ellipse, box, trapezoid) is shared
+  by the classes ``2m`` and ``2m+1``; its texture (bands, blotches, waves, zigzag) and
+  colours are drawn per object. The head is the only part that names the class: a CAM
+  classifier fires on heads (the most discriminative part), and recovering whole objects
+  from image labels needs more than a CAM, which is the situation ICD addresses. Patterns
+  are coarse (periods of 6 px and more) so they survive the 0.5 training scale.
+- **Varied layout**: object length 45-85 % of the short side, width 45-70 % of the
+  length, random orientation and position (objects often touch or cross the border,
+  heads included: ``truncated`` 1), 1-2 instances; about a third of the images hold 2-3
+  classes; overlap between objects is bounded so a labelled object stays visible.
 - **VOC's ignore label**: a band of about 2 px around every object outline is 255, and a
   few small extra objects are ``difficult`` (label 255 in the masks, ``difficult`` 1 in the
   XML, so they only count for the image label when nothing else is present).
+- **Extras VOC lacks**: ``Saliency/<id>.png`` from a saliency-detector stand-in (soft,
+  noisy object maps, for the "I.+S." rows) and an optional ``test`` split with ground
+  truth, so test predictions can be scored locally.
+- **A pre-training set** (:func:`render_part_canvas`): canvases of clutter, bodies and
+  heads with image-level multi-hot labels, the stand-in for ImageNet where no pretrained
+  weights exist.
 
 Generation is deterministic from ``seed`` (one RandomState per image from
 ``SeedSequence(seed, spawn_key=(index,))``); a few hundred images take a few seconds.
@@ -268,42 +278,40 @@ def _finish(img, rng):
 
 
 def part_names(num_classes=20):
-    """The labels of the pre-training patches: background, body, then one head per class."""
-    return ["background", "body"] + [f"head_{CLASSES[k]}" for k in range(num_classes)]
+    """The labels of the pre-training canvases (multi-label): object body, one head per class."""
+    return ["body"] + [f"head_{CLASSES[k]}" for k in range(num_classes)]
 
 
-def render_part_patch(rng, size=64, num_classes=20, p_background=0.25, p_body=0.25):
-    """One patch of the generated pre-training set, the mini-VOC's stand-in for ImageNet.
+def render_part_canvas(rng, size=96, num_classes=20, max_items=3, min_pixels=24):
+    """One canvas of the generated pre-training set, the mini-VOC's stand-in for ImageNet.
 
-    Drawn by the same renderers as the mini-VOC images (its own random stream), with a
-    patch-level label only (no pixel labels): 0 background clutter alone; 1 part of an
-    object body (any class's outline, any texture and colours) whose head is left out;
-    2 + k the head of class ``k`` near the centre, with the part of its body that falls
-    in the patch. Like ImageNet features for VOC, features that tell bodies and heads
-    from clutter are learnt here; which head goes with which VOC label, and where whole
-    objects lie, is left to the weakly-supervised stage. Returns ``(rgb uint8, label)``.
+    Drawn by the same renderers as the mini-VOC images (its own random stream): clutter
+    and 0..``max_items`` objects of any class, some reduced to their body (the head cut
+    off, as at image borders). Labels are multi-hot, image level only (no pixel labels):
+    "body" (any class's outline, any texture and colours) and "head of class k", each
+    present when at least ``min_pixels`` of it stay visible. As ImageNet does for VOC,
+    this teaches local detectors of object parts against clutter; which head goes with
+    which VOC label, and where whole objects lie, is left to the weakly-supervised stage.
+
+    Returns
+    -------
+    (rgb uint8 ``(size, size, 3)``, labels float32 ``(1 + num_classes,)``)
     """
     hw = (size, size)
     img = _background(hw, rng)
-    kind = rng.choice(3, p=[p_background, p_body, 1.0 - p_background - p_body])
-    label = 0
-    if kind:
+    parts = np.zeros(hw, np.int32)  # 0 clutter, 1 body, 2 + k head of class k (what is visible)
+    for _ in range(rng.randint(0, max_items + 1)):
         k = rng.randint(num_classes)
-        theta = rng.uniform(0, 2 * np.pi)
-        if kind == 1:
-            scale = rng.uniform(0.8, 1.4)  # the body across the centre, its head removed
-            centre = size / 2 + rng.uniform(-0.15, 0.15, 2) * size
-            shape, head, paint = _object(hw, k, rng, scale, centre=centre, theta=theta)
-            paint(img, shape & ~head)
-            label = 1
-        else:          # the head near the centre (head_u ~ 0.6 x the object length, see _object)
-            scale = rng.uniform(0.25, 0.4) / np.mean(HEAD_RADIUS)   # head radius 1/4..2/5 of the patch
-            off = (0.5 + 0.5 * np.mean(HEAD_RADIUS)) * scale * size
-            centre = (size / 2 - off * np.cos(theta), size / 2 - off * np.sin(theta))
-            shape, _, paint = _object(hw, k, rng, scale, centre=centre, theta=theta)
-            paint(img, shape)
-            label = 2 + k
-    return _finish(img, rng), label
+        shape, head, paint = _object(hw, k, rng, rng.uniform(0.5, 0.9))
+        if rng.rand() < 0.4:
+            shape = shape & ~head
+        paint(img, shape)
+        parts[shape] = 1
+        parts[shape & head] = 2 + k
+    labels = np.zeros(1 + num_classes, np.float32)
+    counts = np.bincount(parts.ravel(), minlength=2 + num_classes)[1:]
+    labels[counts >= min_pixels] = 1
+    return _finish(img, rng), labels
 
 
 def voc_xml(id_, hw, objects):

@@ -4,7 +4,8 @@ Where no ImageNet weights exist (the CPU demo on the generated mini-VOC), the ba
 is pre-trained on patch classification instead (:mod:`icd_mx.pretrain`). The network is
 the ICD backbone with the CAM branch's fc6/fc7 (release names, so the result is written
 in the "20M" init format and read by ``model.init`` like DeepLab's ImageNet VGG16), then
-a 1x1 classifier and global average pooling: softmax over the patch labels.
+a 1x1 classifier and global average pooling: multi-label logits of the object parts (as the
+CAM branch, so its detectors are local).
 """
 from mxnet.gluon import nn
 
@@ -18,7 +19,7 @@ class PartClassifier(nn.HybridBlock):
     Parameters
     ----------
     num_labels : int
-        Patch labels (background, body, one head per class).
+        Part labels (body, one head per class).
     width : float
         VGG16 channel multiplier (as ``model.width``).
 

@@ -7,6 +7,16 @@ Seed refinement follows the release (icd-reference.md, "Seeds", CRF refinement):
 normalised per pixel, uniform where the seed is 255; Gaussian ``sxy=3,
 compat=3``; bilateral ``sxy=80, srgb=13, compat=10`` on the RGB image; 10 iterations;
 argmax; pixels whose (normalised) max probability is < 0.1 become 255.
+
+Speed without changing the result: every label that no seed pixel carries has the same
+unary at every pixel (``rest``, or 1/21 where the seed is 255), so by symmetry their
+mean-field marginals stay equal through every iteration. :func:`crf_refine_seed` runs
+them as one label of multiplicity ``m``: unary ``U - log m`` (so its softmax term is
+``m`` copies' worth) and pairwise weight ``compat / m`` on its own marginal (so its
+message is one copy's). The CRF then carries 2-4 labels instead of 21 on a VOC image, and
+the argmax (ties to the lowest label, as numpy's over 21) and the 0.1 rule see the same
+per-label probabilities. ``collapse=False`` runs the 21-label CRF as the release does;
+tests/test_crf.py checks both give the same seeds.
 """
 import numpy as np
 
@@ -71,7 +81,35 @@ def dense_crf(rgb, probs, iterations=10, gauss_sxy=3, gauss_compat=3, bi_sxy=80,
     return q
 
 
-def crf_refine_seed(rgb, seed, confidence=0.5, min_prob=0.1, iterations=10, rest=None):
+def _refine_collapsed(rgb, seed, confidence, min_prob, iterations, rest):
+    """:func:`crf_refine_seed` with the labels absent from ``seed`` run as one (module docstring)."""
+    import pydensecrf.densecrf as dcrf
+
+    h, w = seed.shape
+    probs = seed_unary_probs(seed, NUM_LABELS, confidence, rest)
+    present = np.unique(seed)
+    present = present[present < NUM_LABELS].astype(np.int64)
+    absent = np.setdiff1d(np.arange(NUM_LABELS), present)
+    keep = np.sort(np.concatenate([present, absent[:1]]))  # ascending: numpy's argmax tie-break
+    mult = np.ones(keep.size, np.float32)
+    if absent.size:
+        mult[np.searchsorted(keep, absent[0])] = absent.size
+    unary = -np.log(np.maximum(probs[keep], 1e-5)) - np.log(mult)[:, None]
+    d = dcrf.DenseCRF2D(w, h, keep.size)
+    d.setUnaryEnergy(np.ascontiguousarray(unary, dtype=np.float32))
+    # a 1-D compat is pydensecrf's diagonal compatibility (out = diag(c) Q); -c is Potts c
+    d.addPairwiseGaussian(sxy=3, compat=(-3.0 / mult).astype(np.float32))
+    d.addPairwiseBilateral(sxy=80, srgb=13, rgbim=np.ascontiguousarray(rgb, dtype=np.uint8),
+                           compat=(-10.0 / mult).astype(np.float32))
+    q = np.array(d.inference(iterations), np.float32).reshape(keep.size, h, w)
+    q /= q.sum(axis=0, keepdims=True)
+    q /= mult[:, None, None]  # per-label probability of one of the m tied labels
+    out = keep[q.argmax(axis=0)].astype(np.uint8)
+    out[q.max(axis=0) < min_prob] = 255
+    return out
+
+
+def crf_refine_seed(rgb, seed, confidence=0.5, min_prob=0.1, iterations=10, rest=None, collapse=True):
     """Refine a seed map with the release's CRF; low-confidence pixels -> 255.
 
     Parameters
@@ -82,12 +120,17 @@ def crf_refine_seed(rgb, seed, confidence=0.5, min_prob=0.1, iterations=10, rest
         HxW uint8 seed (0..20, 255).
     rest : float or None
         Unary mass on each other label (see :func:`seed_unary_probs`).
+    collapse : bool
+        Run the labels absent from ``seed`` as one (same seeds, 2-3x faster; module
+        docstring); False runs all 21 as the release does.
 
     Returns
     -------
     ndarray
         HxW uint8 refined seed.
     """
+    if collapse:
+        return _refine_collapsed(rgb, seed, confidence, min_prob, iterations, rest)
     q = dense_crf(rgb, seed_unary_probs(seed, NUM_LABELS, confidence, rest), iterations)
     out = q.argmax(axis=0).astype(np.uint8)
     out[q.max(axis=0) < min_prob] = 255

@@ -58,10 +58,41 @@ def test_crf_uses_the_release_parameters(monkeypatch):
     monkeypatch.setattr(dcrf, "DenseCRF2D", Spy)
     rgb = np.random.default_rng(1).integers(0, 255, (4, 6, 3)).astype(np.uint8)
     seed = np.zeros((4, 6), np.uint8)
-    crf.crf_refine_seed(rgb, seed)
+    crf.crf_refine_seed(rgb, seed, collapse=False)
     assert calls["init"] == (6, 4, 21) and calls["iterations"] == 10
     assert calls["gauss"] == {"sxy": 3, "compat": 3}
     assert calls["bilateral"] == {"sxy": 80, "srgb": 13, "compat": 10}
     assert np.array_equal(calls["rgb"], rgb) and calls["rgb"].flags["C_CONTIGUOUS"]
     np.testing.assert_allclose(calls["unary"][0], -np.log(0.5), rtol=1e-6)
     np.testing.assert_allclose(calls["unary"][1], -np.log(0.025), rtol=1e-6)
+
+
+def _blobby_case(rng, h, w, labels):
+    """A smooth random image and a seed map of blocks of ``labels`` on an undefined field."""
+    import cv2
+
+    rgb = cv2.resize(rng.integers(0, 255, (6, 8, 3)).astype(np.uint8), (w, h))
+    rgb = np.clip(rgb.astype(int) + rng.integers(-25, 25, rgb.shape), 0, 255).astype(np.uint8)
+    seed = np.full((h, w), 255, np.uint8)
+    for lab in labels:
+        y, x = rng.integers(0, h - 8), rng.integers(0, w - 8)
+        seed[y:y + rng.integers(4, h // 2), x:x + rng.integers(4, w // 2)] = lab
+    return rgb, seed
+
+
+def test_collapsed_crf_gives_the_release_seeds():
+    """Absent labels run as one label of multiplicity m: the same seeds as the 21-label CRF
+    (module docstring), for 1..4 labels, every label present, nothing seeded, both rests."""
+    rng = np.random.default_rng(3)
+    cases = [[0], [0, 7], [0, 3, 15], [2, 9], [0, 1, 11, 20], list(range(21)), []]
+    for k, labels in enumerate(cases):
+        rgb, seed = _blobby_case(rng, 40 + 3 * k, 56, labels)
+        for rest in (None, 0.5 / 21):
+            full = crf.crf_refine_seed(rgb, seed, rest=rest, collapse=False)
+            fast = crf.crf_refine_seed(rgb, seed, rest=rest)
+            assert np.array_equal(full, fast), (labels, rest, (full != fast).sum())
+    # a confidence low enough for the 0.1 rule to bite outside the undefined field
+    rgb, seed = _blobby_case(rng, 48, 64, [0, 4, 6])
+    full = crf.crf_refine_seed(rgb, seed, confidence=0.12, collapse=False)
+    assert (full == 255).any() and (full != 255).any()
+    assert np.array_equal(full, crf.crf_refine_seed(rgb, seed, confidence=0.12))

@@ -17,8 +17,8 @@ Design (why a classifier trained on it behaves like a CAM on VOC):
   of an object part (an earlier version drew striped rectangles that no method, human
   or network, could tell from object bodies).
 - **Colour does not find objects**: backgrounds and bodies draw every colour from the
-  same uniform RGB distribution; a head's two colours are its class's pair (jittered),
-  which the backgrounds also produce, so colour thresholding finds neither objects nor
+  same uniform RGB distribution; a head's two colours are a bright and a dark shade of
+  its class hue (jittered), which the backgrounds also produce, so colour thresholding finds neither objects nor
   their extent. Heads thus carry the cues a CAM latches on to (colour pair, shape,
   pattern), as discriminative parts do on VOC.
 - **Each object = a large body + a small head.** The head (radius about 1/5 of the object
@@ -78,14 +78,25 @@ def _colour(rng):
 
 
 def head_colours(k, rng, jitter=10.0):
-    """The two colours of a class-``k`` head: a class hue pair, jittered per object.
+    """The two colours of a class-``k`` head: a bright and a dark shade of the class hue,
+    jittered per object.
 
-    Drawn from a fixed per-class stream, so a head's colours are part of what makes it
-    discriminative; backgrounds and bodies still take any colour, heads' colours included,
-    so colour alone separates neither objects from background nor whole objects.
+    Hues are spaced by the golden angle (k * 0.618 of the circle), so the first classes'
+    heads differ most (the demo's 6 classes are at least 0.09 of the circle apart); an
+    earlier random colour pair per class gave some classes dull, low-contrast heads that
+    pre-training could not tell apart. Backgrounds and bodies still take any colour, so
+    colour alone separates neither objects from background nor whole objects.
     """
-    base = np.random.RandomState(1000 + k).uniform(0, 255, (2, 3))
-    return tuple(np.clip(c + rng.uniform(-jitter, jitter, 3), 0, 255) for c in base)
+    hue = (k * 0.6180339887) % 1.0
+    bright = _hsv_rgb(hue, 0.85, 240.0)
+    dark = _hsv_rgb(hue, 0.9, 70.0)
+    return tuple(np.clip(c + rng.uniform(-jitter, jitter, 3), 0, 255) for c in (bright, dark))
+
+
+def _hsv_rgb(hue, sat, value):
+    """An RGB float triple (0..255) from hue in [0, 1), saturation in [0, 1] and value."""
+    rgb = np.clip(np.abs((hue * 6.0 + np.array([0.0, 4.0, 2.0])) % 6.0 - 3.0) - 1.0, 0.0, 1.0)
+    return value * (1.0 - sat + sat * rgb)
 
 
 def _polygon(shape, n_circle=28):

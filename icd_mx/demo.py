@@ -46,7 +46,7 @@ def _tool(name, config, overrides, extra=()):
 def run_demo(config, out_dir, classes=6, n_train=240, n_val=60, seed=0, overrides=()):
     """Run every stage; return the summary dict (also written to ``out_dir``)."""
     from .config import load_config
-    from .data.synthetic import make_minivoc
+    from .data.synthetic import check_generator_version, make_minivoc
     from .pretrain import init_path
 
     run_dir = f"{out_dir}/run"
@@ -58,6 +58,7 @@ def run_demo(config, out_dir, classes=6, n_train=240, n_val=60, seed=0, override
     t0 = time.time()
     if not os.path.isfile(os.path.join(cfg.data.root, "ImageSets", "Segmentation", "train_aug.txt")):
         make_minivoc(cfg.data.root, n_train=n_train, n_val=n_val, seed=seed, num_classes=classes, progress=True)
+    check_generator_version(cfg.data.root, out_dir)  # a demo folder from an older package is not reused
     times["data"] = round(time.time() - t0, 1)
     if cfg.model.init == init_path(cfg):  # the demo's stand-in for ImageNet (icd_mx.pretrain)
         times["pretrain"] = _tool("pretrain", config, ov)

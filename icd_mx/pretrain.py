@@ -18,7 +18,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from .cli import save_run_config
-from .data.synthetic import part_names, render_part_canvas
+from .data.synthetic import GENERATOR_VERSION, part_names, render_part_canvas
 from .engine.distributed import shard_batches
 from .engine.trainer import fit, get_contexts
 from .io import atomic_path
@@ -57,7 +57,7 @@ def _bar(items, total, enabled):
 def load_or_render_pool(run_dir, p, progress=True):
     """The patch pool of ``p`` (PretrainConfig), cached in ``run_dir/patches.npz``."""
     path = os.path.join(run_dir, POOL_FILE)
-    key = np.array([p.patches, p.patch_size, p.classes, p.seed])
+    key = np.array([p.patches, p.patch_size, p.classes, p.seed, GENERATOR_VERSION])
     if os.path.isfile(path):
         with np.load(path) as f:
             if np.array_equal(f["key"], key):

@@ -53,13 +53,18 @@ import time
 import cv2
 import numpy as np
 
-from ..io import atomic_path, save_text
+from ..io import atomic_path, save_json, save_text
 from .voc import CLASSES, IGNORE, write_color_mask, write_mask
 
 HEAD_SHAPES = ("circle", "square", "triangle", "star", "hexagon")
 HEAD_PATTERNS = ("rings", "checker", "spokes", "dots")
 BODY_SHAPES = ("ellipse", "box", "trapezoid")
 BODY_TEXTURES = ("bands", "blotches", "waves", "zigzag")
+# Bumped whenever the renderers draw differently for the same seed, so that a dataset or a
+# cached pre-training pool from an older version is not mistaken for the current one.
+# 2: heads in a bright and a dark shade of a golden-angle class hue.
+GENERATOR_VERSION = 2
+INFO_FILE = "minivoc.json"
 HEAD_RADIUS = (0.18, 0.22)   # head radius / object length: the head is about 1/6 of the object
 
 
@@ -345,6 +350,27 @@ def saliency_map(mask, rng, blur=2.5, noise=8.0):
     return np.clip(sal, 0, 255).astype(np.uint8)
 
 
+def check_generator_version(root, remove=None):
+    """Raise InputError unless ``root`` was written by this generator version (``minivoc.json``);
+    the message tells the user to remove ``remove`` (default ``root``)."""
+    import json
+
+    from ..errors import InputError
+
+    path = os.path.join(root, INFO_FILE)
+    try:
+        with open(path) as f:
+            version = json.load(f).get("generator_version")
+    except FileNotFoundError:
+        version = 1  # written before the info file existed
+    except (OSError, ValueError, AttributeError) as e:
+        raise InputError(path, f"unreadable ({e})") from None
+    if version != GENERATOR_VERSION:
+        raise InputError(path, f"mini-VOC drawn by generator version {version}, this package draws version "
+                               f"{GENERATOR_VERSION}: remove {remove or root} (or pick another output folder) "
+                               "to regenerate")
+
+
 def make_minivoc(root, n_train=240, n_val=60, seed=0, num_classes=20, min_side=120, max_side=200,
                  progress=False, n_test=0, saliency=True):
     """Write the generated mini-VOC under ``root`` (see the module docstring).
@@ -402,6 +428,8 @@ def make_minivoc(root, n_train=240, n_val=60, seed=0, num_classes=20, min_side=1
         stats["difficult"] += sum(d for _, d, _, _ in objects)
         for k in present:
             stats["class_images"][CLASSES[k]] += 1
+    save_json(os.path.join(root, INFO_FILE), dict(generator_version=GENERATOR_VERSION, seed=seed,
+                                                  num_classes=num_classes, min_side=min_side, max_side=max_side))
     for name, lst in (("train", train), ("val", val), ("train_aug", train_aug)) + ((("test", test),) if test else ()):
         save_text(os.path.join(root, "ImageSets", "Segmentation", name + ".txt"), "".join(x + "\n" for x in lst))
     stats.update(images=len(ids), seconds=round(time.time() - start, 2))

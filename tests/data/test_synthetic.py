@@ -82,3 +82,31 @@ def test_tool(tmp_path):
     assert out.returncode == 0, out.stderr
     assert len(os.listdir(tmp_path / "r" / "JPEGImages")) == 6
     assert set(CLASSES[:3]) == set(__import__("json").loads(out.stdout)["class_images"])
+
+
+def test_generator_version_is_recorded_and_checked(tmp_path):
+    """A mini-VOC from another generator version is refused with a one-line error (the demo
+    would otherwise reuse it with weights trained on the current drawings)."""
+    import json
+
+    import pytest
+
+    from icd_mx.errors import InputError
+
+    root = str(tmp_path / "d")
+    synthetic.make_minivoc(root, n_train=2, n_val=0, seed=0, num_classes=2, saliency=False)
+    info = os.path.join(root, synthetic.INFO_FILE)
+    assert json.load(open(info))["generator_version"] == synthetic.GENERATOR_VERSION
+    synthetic.check_generator_version(root)
+    with open(info, "w") as f:
+        json.dump({"generator_version": synthetic.GENERATOR_VERSION - 1}, f)
+    with pytest.raises(InputError, match="generator version 1.*remove /x/demo") as e:
+        synthetic.check_generator_version(root, "/x/demo")
+    assert e.value.path == info and "\n" not in str(e.value)
+    os.remove(info)  # a dataset written before the info file existed is version 1
+    with pytest.raises(InputError, match="version 1"):
+        synthetic.check_generator_version(root)
+    with open(info, "w") as f:
+        f.write("{not json")
+    with pytest.raises(InputError, match="unreadable"):
+        synthetic.check_generator_version(root)

@@ -319,6 +319,18 @@ def seeds_record(job, variant):
     return rec
 
 
+def _needed_kinds(job, id_):
+    """The score kinds :meth:`SeedJob.compute` reads for ``id_``: every variant's, plus the CAM
+    where an image with several classes settles overlaps by it (icd-reference.md "Seeds")."""
+    from .data import voc
+
+    kinds = {v.kind for v in job.variants}
+    if "cam" not in kinds and any(v.mode != "cam_thr" for v in job.variants) \
+            and len(voc.read_labels(job.layout.xml(id_))) > 1:
+        kinds.add("cam")
+    return sorted(kinds)
+
+
 def generate_seeds(job, ids, workers=1, progress=True, overwrite=False):
     """Run :class:`SeedJob` over ``ids`` in worker processes (resumable).
 
@@ -341,10 +353,9 @@ def generate_seeds(job, ids, workers=1, progress=True, overwrite=False):
     for v in job.variants:
         for color in (False, True):
             bind_outputs(os.path.dirname(job.out_path(v, "x", color)), seeds_record(job, v), overwrite)
-    kinds = sorted({v.kind for v in job.variants} | ({"cam"} if job.variants else set()))
     todo = [i for i in ids if not job.done(i)]
     for id_ in todo:
-        for kind in kinds:
+        for kind in _needed_kinds(job, id_):
             p = job.score_path(kind, id_)
             if not os.path.isfile(p):
                 raise InputError(p, "score file not found (run tools/infer.py first)")

@@ -112,3 +112,39 @@ def test_variants():
     from icd_mx.errors import InputError
     with pytest.raises(InputError):
         seeds.parse_variant("bogus:crf", "icd_td")
+
+
+def test_cam_scores_needed_only_where_read(tmp_path):
+    """ICD seeds read the CAM only for images with several classes (overlaps) and for
+    cam_thr; a missing CAM file elsewhere is not an error."""
+    import os
+
+    from icd_mx.config import SeedConfig
+    from icd_mx.data import voc
+    from icd_mx.data.synthetic import make_minivoc
+    from icd_mx.errors import InputError
+
+    root = str(tmp_path / "d")
+    make_minivoc(root, 16, 0, 3, 3, 60, 80, saliency=False)
+    layout = voc.VOCLayout(root)
+    ids = voc.read_list(root, "train_aug")
+    n_labels = {i: len(voc.read_labels(layout.xml(i))) for i in ids}
+    single = [i for i in ids if n_labels[i] == 1]
+    multi = [i for i in ids if n_labels[i] > 1]
+    assert single and multi
+    scores = tmp_path / "scores" / "icd_td"
+    scores.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in ids:
+        np.save(scores / f"{i}.npy", rng.standard_normal((n_labels[i], 9, 9)).astype(np.float32))
+    job = seeds.SeedJob(layout, str(tmp_path / "scores"), str(tmp_path / "out"),
+                        [seeds.parse_variant("raw", "icd_td")], SeedConfig())
+    seeds.generate_seeds(job, single, progress=False)
+    assert all(os.path.isfile(job.out_path(job.variants[0], i)) for i in single)
+    with pytest.raises(InputError, match="score file not found") as e:
+        seeds.generate_seeds(job, multi[:1], progress=False)
+    assert e.value.path.endswith(os.path.join("cam", multi[0] + ".npy"))
+    thr = seeds.SeedJob(layout, str(tmp_path / "scores"), str(tmp_path / "out2"),
+                        [seeds.parse_variant("cam_thr", "icd_td")], SeedConfig())
+    with pytest.raises(InputError, match="score file not found"):
+        seeds.generate_seeds(thr, single[:1], progress=False)

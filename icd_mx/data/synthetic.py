@@ -30,7 +30,7 @@ Design (why a classifier trained on it behaves like a CAM on VOC):
   classifier fires on heads (the most discriminative part), and recovering whole objects
   from image labels needs more than a CAM, which is the situation ICD addresses. Patterns
   are coarse (periods of 6 px and more) so they survive the 0.5 training scale.
-- **Varied layout**: object length 45-85 % of the short side, width 45-70 % of the
+- **Varied layout**: object length 60-95 % of the short side, width 45-70 % of the
   length, random orientation and position (objects often touch or cross the border,
   heads included: ``truncated`` 1), 1-2 instances; about a third of the images hold 2-3
   classes; overlap between objects is bounded so a labelled object stays visible.
@@ -63,9 +63,15 @@ BODY_TEXTURES = ("bands", "blotches", "waves", "zigzag")
 # Bumped whenever the renderers draw differently for the same seed, so that a dataset or a
 # cached pre-training pool from an older version is not mistaken for the current one.
 # 2: heads in a bright and a dark shade of a golden-angle class hue.
-GENERATOR_VERSION = 2
+# 3: objects 60-95 % of the short side (were 45-85 %).
+GENERATOR_VERSION = 3
 INFO_FILE = "minivoc.json"
 HEAD_RADIUS = (0.18, 0.22)   # head radius / object length: the head is about 1/6 of the object
+# Object length / short image side. The demo's network keeps VGG16's receptive field (conv5_3:
+# 211 px) on images of 120-200 px where VOC's are ~500 px, so every conv5 feature sees most of
+# the image; with objects this large the object, not the clutter around it, is the largest
+# variance of a class's features, which is what L_bu finds (docs/demo-notes.md, "L2").
+OBJECT_SCALE = (0.6, 0.95)
 
 
 def class_design(k):
@@ -263,7 +269,7 @@ def render_image(rng, num_classes=20, min_side=120, max_side=200, multi_prob=0.3
         classes = list(rng.choice(num_classes, 2 + (rng.rand() < 0.25 and num_classes > 2), replace=False))
     else:
         classes = [rng.randint(num_classes)] * (1 + (rng.rand() < 0.3))
-    plan = [(int(k), False, rng.uniform(0.45, 0.85)) for k in classes]
+    plan = [(int(k), False, rng.uniform(*OBJECT_SCALE)) for k in classes]
     if rng.rand() < difficult_prob:
         plan.append((rng.randint(num_classes), True, rng.uniform(0.15, 0.22)))
     mask = np.zeros(hw, np.uint8)

@@ -58,7 +58,7 @@ def test_deterministic_and_not_flat(tmp_path):
     np.testing.assert_array_equal(a[0], b[0])
     img, mask, objects = a
     bg = img[mask == 0].astype(float)
-    assert bg.std(0).min() > 10     # textured background
+    assert bg.std(0).mean() > 10    # textured background (pixel noise alone gives about 5)
     heads = {synthetic.class_design(k)[:2] for k in range(20)}
     bodies = [synthetic.class_design(k)[2:] for k in range(20)]
     assert len(heads) == 20          # heads identify the class
@@ -100,7 +100,8 @@ def test_generator_version_is_recorded_and_checked(tmp_path):
     synthetic.check_generator_version(root)
     with open(info, "w") as f:
         json.dump({"generator_version": synthetic.GENERATOR_VERSION - 1}, f)
-    with pytest.raises(InputError, match="generator version 1.*remove /x/demo") as e:
+    old = synthetic.GENERATOR_VERSION - 1
+    with pytest.raises(InputError, match=f"generator version {old}.*remove /x/demo") as e:
         synthetic.check_generator_version(root, "/x/demo")
     assert e.value.path == info and "\n" not in str(e.value)
     os.remove(info)  # a dataset written before the info file existed is version 1

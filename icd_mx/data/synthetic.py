@@ -19,8 +19,8 @@ Design (why a classifier trained on it behaves like a CAM on VOC):
 - **Colour does not find objects**: backgrounds and bodies draw every colour from the
   same uniform RGB distribution; a head's two colours are a bright and a dark shade of
   its class hue (jittered), which the backgrounds also produce, so colour thresholding
-  finds neither objects nor their extent. Heads thus carry the cues a CAM latches on to (colour pair, shape,
-  pattern), as discriminative parts do on VOC.
+  finds neither objects nor their extent. Heads thus carry the cues a CAM latches on to
+  (colour pair, shape, pattern), as discriminative parts do on VOC.
 - **Each object = a large body + a small head.** The head (radius about 1/5 of the object
   length, about a sixth of its area) has a class-specific shape (circle, square,
   triangle, star, hexagon) and pattern (rings, checker, spokes, dots); the (shape,

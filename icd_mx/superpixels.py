@@ -318,9 +318,10 @@ def make_superpixels(img_rgb, features, cfg):
 
 
 class VGGFeatures:
-    """``features(img)`` from ImageNet VGG16 conv5_3 as the release did: the image at the
-    top-left of a ``size x size`` canvas (padded with 127, i.e. zero after the mean),
-    conv5_3 bilinearly resized (align_corners, MXNet's default) to ``size`` and cropped.
+    """``features(img)`` from ImageNet VGG16 conv5_3 as the release did: the raw RGB 0..255
+    image (no mean subtracted, unlike the ICD graph) at the top-left of a ``size x size``
+    canvas padded with 127, conv5_3 bilinearly resized (align_corners, MXNet's default) to
+    ``size`` and cropped (docs/method.md, "Superpixels").
     MXNet loads lazily (once per worker process)."""
 
     def __init__(self, params, width=1.0, size=513):
@@ -333,7 +334,7 @@ class VGGFeatures:
         if self.net is None:
             from .compat.release import load_backbone
 
-            self.net = load_backbone(self.params, self.width, mx.cpu())
+            self.net = load_backbone(self.params, self.width, mx.cpu(), mean=0.0)
             self.net.hybridize()
         h, w = img_rgb.shape[:2]
         size = max(self.size, h, w)

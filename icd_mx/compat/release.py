@@ -19,7 +19,7 @@ import mxnet as mx
 
 from ..errors import InputError
 from ..io import atomic_path, load_param_file
-from ..nn.vgg import conv_names
+from ..nn.vgg import PIXEL_MEAN, conv_names
 
 INIT_NAMES = [f"{n}_{s}" for n in conv_names() + ["fc6", "fc7"] for s in ("weight", "bias")]
 _AUX_SUFFIXES = ("_moving_mean", "_moving_var")
@@ -145,9 +145,12 @@ def export_init(net, path):
     return sorted(out)
 
 
-def load_backbone(path, width=1.0, ctx=None):
+def load_backbone(path, width=1.0, ctx=None, mean=PIXEL_MEAN):
     """The dilated VGG16 of any parameter file ``load_params`` reads (the 20M init, a release
     snapshot, one of our ICD/CAM or pre-training checkpoints), for feature extraction.
+
+    ``mean`` is the scalar the backbone subtracts from its input (0 for the superpixel
+    feature net, as the release; see :class:`~icd_mx.nn.vgg.DilatedVGG16`).
 
     Layers beyond conv5_3 in the file are ignored; a file without every backbone
     convolution is an InputError naming it.
@@ -162,4 +165,5 @@ def load_backbone(path, width=1.0, ctx=None):
         lacking = [n for n in report["missing"] if n.startswith("backbone.")]
     if lacking:
         raise InputError(path, f"no VGG16 backbone in this file (missing {_short_list(lacking)})")
+    net.backbone.mean = float(mean)
     return net.backbone

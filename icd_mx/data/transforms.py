@@ -62,13 +62,17 @@ def train_transform(img, sp, rng, crop_size=321, scales=(0.5, 0.75, 1.0, 1.25, 1
     """
     if img.shape[:2] != sp.shape:
         raise ValueError(f"image {img.shape[:2]} and superpixels {sp.shape} differ in size")
-    img = np.asarray(img, dtype=np.float32)
     sp = np.asarray(sp, dtype=np.int32)
     scale = float(scales[rng.randint(len(scales))])
     if scale != 1.0:
-        # fx/fy as the release calls cv2.resize: output size round(w * s) x round(h * s)
-        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        sp = cv2.resize(sp, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        # The release resizes the uint8 image (its values rounded to uint8) to the explicit
+        # size (int(w*s + .5), int(h*s + .5)); fx/fy factors round the size differently
+        # (docs/method.md, "Training augmentation").
+        h, w = sp.shape
+        size = (int(w * scale + .5), int(h * scale + .5))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+        sp = cv2.resize(sp, size, interpolation=cv2.INTER_NEAREST)
+    img = np.asarray(img, dtype=np.float32)
     if rng.rand() < 0.5:
         img, sp = img[:, ::-1], sp[:, ::-1]
     img, sp = pad_bottom_right(img, sp, crop_size, crop_size)

@@ -31,14 +31,19 @@ class DilatedVGG16(nn.HybridBlock):
     ----------
     width : float
         Multiplier on every channel count (1.0 = VGG16; 1/4, 1/8 for CPU configs).
+    mean : float
+        Scalar subtracted from the input: 127 in the ICD, CAM and DeepLab graphs, 0 for
+        the superpixel feature net, which the release feeds the raw 0..255 image
+        (docs/method.md, "Superpixels").
 
-    Input: ``(N, 3, H, W)`` RGB float in 0..255 (127 is subtracted inside).
+    Input: ``(N, 3, H, W)`` RGB float in 0..255 (``mean`` is subtracted inside).
     Returns ``(conv4_3, conv5_3, pool5)``, all after ReLU, at stride 8.
     """
 
-    def __init__(self, width=1.0, **kwargs):
+    def __init__(self, width=1.0, mean=PIXEL_MEAN, **kwargs):
         super().__init__(**kwargs)
         self.width = width
+        self.mean = float(mean)
         self.channels = {}
         in_ch = 3
         with self.name_scope():
@@ -54,7 +59,8 @@ class DilatedVGG16(nn.HybridBlock):
                 self.channels[f"conv{b}"] = out
 
     def hybrid_forward(self, F, x):
-        x = x - PIXEL_MEAN
+        if self.mean:
+            x = x - self.mean
         conv4 = None
         for b, n, _ in VGG16_BLOCKS:
             for i in range(1, n + 1):

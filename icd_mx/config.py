@@ -43,6 +43,7 @@ class ModelConfig:
     bn_beta: str = "learn"              # learn (release) | zero (paper's reading)
     grad_scale: float = 10.0            # L_bu scale
     signflip_momentum: float = 0.9
+    signflip_sync: str = "global"       # global (one update from all devices) | per_device (the release)
     td_threshold: float = 0.2           # confidence mask of the TD target
     td_warmup_epochs: float = 2.0
     max_superpixels: int = 65           # <= 64 merged superpixels + the padding id
@@ -115,8 +116,8 @@ class SeedConfig:
     workers: int = 2
     variants: typing.List[str] = field(default_factory=list)  # [<kind>:]raw|crf|sal|cam_thr; empty: from crf/saliency
     crf_confidence: float = 0.5         # seed-label probability of the CRF unary (release)
-    crf_rest: float = 0.0               # mass on each other label; 0: (1 - crf_confidence) / 20 = 0.025
-    #                                     (icd-reference.md "Seeds"); the release's script uses (1 - c) / 21
+    crf_rest: float = 0.0               # mass on each other label; 0: (1 - crf_confidence) / 21, the
+    #                                     release's (docs/method.md, "Seeds")
 
 
 @dataclass
@@ -167,6 +168,7 @@ CHOICES = {
     "model.bu_loss": ("bu", "abs", "sig"),
     "model.td_structure": ("a", "b", "c", "d"),
     "model.bn_beta": ("learn", "zero"),
+    "model.signflip_sync": ("global", "per_device"),
     "train.kvstore": ("device", "local", "dist_sync"),
     "train.optimizer": ("sgd", "adam"),
     "pretrain.optimizer": ("sgd", "adam"),

@@ -1,10 +1,9 @@
 """Dense CRF (pydensecrf) for seed refinement and segmentation post-processing.
 
-Seed refinement follows the release (icd-reference.md, "Seeds", CRF refinement):
+Seed refinement follows the release (docs/method.md, "Seeds"):
 21 labels; unary ``-log p`` with ``p = confidence`` (0.5) on the seed label and
-``(1 - confidence) / 20`` = 0.025 on each other label (icd-reference.md "Seeds"; pass
-``rest=(1 - confidence) / 21`` for the constant a reading of the release's script suggests),
-normalised per pixel, uniform where the seed is 255; Gaussian ``sxy=3,
+``(1 - confidence) / 21`` = 0.0238 on each other label (the release's constant; ``rest``
+overrides it), normalised per pixel, uniform where the seed is 255; Gaussian ``sxy=3,
 compat=3``; bilateral ``sxy=80, srgb=13, compat=10`` on the RGB image; 10 iterations;
 argmax; pixels whose (normalised) max probability is < 0.1 become 255.
 
@@ -33,7 +32,8 @@ def seed_unary_probs(seed, num_labels=NUM_LABELS, confidence=0.5, rest=None):
     confidence : float
         Probability mass put on the seed label before normalisation.
     rest : float or None
-        Mass on each other label; default ``(1 - confidence) / (num_labels - 1)`` (0.025, the spec).
+        Mass on each other label; default ``(1 - confidence) / num_labels`` (0.0238 for 21
+        labels: the release's ``(1 - confidence) / num_cls``).
 
     Returns
     -------
@@ -41,7 +41,7 @@ def seed_unary_probs(seed, num_labels=NUM_LABELS, confidence=0.5, rest=None):
         (num_labels, H*W) float32, columns summing to 1.
     """
     if rest is None:
-        rest = (1.0 - confidence) / (num_labels - 1)
+        rest = (1.0 - confidence) / num_labels
     flat = seed.ravel().astype(np.int64)
     prob = np.full((num_labels, flat.size), rest, np.float32)
     valid = flat < num_labels

@@ -19,6 +19,7 @@ from .engine.trainer import fit, get_contexts
 from .errors import InputError
 from .io import save_png
 from .nn.icd import ICDNet
+from .nn.losses import td_warmup_iters
 from .viz import score_preview
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class ICDTask:
         # fails on an empty list
         self.dataset = ICDTrainDataset(cfg.data, cfg.data.train_list, cfg.model.max_superpixels)
         self.net = build_net(cfg.model, contexts, cfg.model.init)
+        self.net.td_warmup_iters = td_warmup_iters(cfg.model.td_warmup_epochs, len(self.dataset),
+                                                   cfg.train.batch_size)
         self.preview_ids = self._pick_previews(preview_count)
 
     def _pick_previews(self, count):

@@ -8,11 +8,12 @@ def test_unary_probs():
     seed = np.array([[0, 5, 255]], np.uint8)
     p = crf.seed_unary_probs(seed)
     assert p.shape == (21, 3) and np.allclose(p.sum(axis=0), 1)
-    # icd-reference.md "Seeds": 0.5 on the seed label, 0.025 on each other label (sums to 1).
-    assert np.isclose(p[0, 0], 0.5) and np.isclose(p[1, 0], 0.025)
+    # the release: 0.5 on the seed label, (1 - 0.5) / 21 on each other label, then normalised
+    total = 0.5 + 20 * 0.5 / 21
+    assert np.isclose(p[0, 0], 0.5 / total) and np.isclose(p[1, 0], 0.5 / 21 / total)
     assert np.isclose(p[5, 1], p[0, 0]) and np.allclose(p[:, 2], 1 / 21)
-    q = crf.seed_unary_probs(seed, rest=0.5 / 21)
-    assert np.isclose(q[0, 0], 0.5 / (0.5 + 20 * 0.5 / 21))
+    q = crf.seed_unary_probs(seed, rest=0.025)  # an explicit rest: 0.5 + 20 * 0.025 = 1
+    assert np.isclose(q[0, 0], 0.5) and np.isclose(q[1, 0], 0.025)
 
 
 def test_crf_refine_respects_min_prob():
@@ -63,8 +64,9 @@ def test_crf_uses_the_release_parameters(monkeypatch):
     assert calls["gauss"] == {"sxy": 3, "compat": 3}
     assert calls["bilateral"] == {"sxy": 80, "srgb": 13, "compat": 10}
     assert np.array_equal(calls["rgb"], rgb) and calls["rgb"].flags["C_CONTIGUOUS"]
-    np.testing.assert_allclose(calls["unary"][0], -np.log(0.5), rtol=1e-6)
-    np.testing.assert_allclose(calls["unary"][1], -np.log(0.025), rtol=1e-6)
+    total = 0.5 + 20 * 0.5 / 21
+    np.testing.assert_allclose(calls["unary"][0], -np.log(0.5 / total), rtol=1e-6)
+    np.testing.assert_allclose(calls["unary"][1], -np.log(0.5 / 21 / total), rtol=1e-6)
 
 
 def _blobby_case(rng, h, w, labels):
@@ -87,7 +89,7 @@ def test_collapsed_crf_gives_the_release_seeds():
     cases = [[0], [0, 7], [0, 3, 15], [2, 9], [0, 1, 11, 20], list(range(21)), []]
     for k, labels in enumerate(cases):
         rgb, seed = _blobby_case(rng, 40 + 3 * k, 56, labels)
-        for rest in (None, 0.5 / 21):
+        for rest in (None, 0.5 / 20):
             full = crf.crf_refine_seed(rgb, seed, rest=rest, collapse=False)
             fast = crf.crf_refine_seed(rgb, seed, rest=rest)
             assert np.array_equal(full, fast), (labels, rest, (full != fast).sum())

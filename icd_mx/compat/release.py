@@ -97,6 +97,14 @@ def load_params(net, path, ctx=None, allow_missing=False, ignore_extra=False):
     arrays = load_param_file(path)
     if not isinstance(arrays, dict) or not arrays:
         raise InputError(path, "not a named parameter file")
+    return set_params(net, arrays, path, ctx, allow_missing, ignore_extra)
+
+
+def set_params(net, arrays, source="parameters", ctx=None, allow_missing=False, ignore_extra=False):
+    """:func:`load_params` on a dict ``{key: NDArray or ndarray}`` in any of the three formats;
+    ``source`` names it in errors."""
+    arrays = {k: v if isinstance(v, mx.nd.NDArray) else mx.nd.array(v, dtype=v.dtype) for k, v in arrays.items()}
+    path = source
     _ensure_initialized(net, ctx)
     fmt = detect_format(arrays)
     if fmt == "ours":
@@ -115,7 +123,9 @@ def load_params(net, path, ctx=None, allow_missing=False, ignore_extra=False):
             p.set_data(found[name].astype(p.dtype))
             loaded += 1
     if fmt == "init" and hasattr(net, "copy_ft_from_cam"):
-        net.copy_ft_from_cam()  # icd-reference.md "Network", TD: fc6_ft/fc7_ft start as copies
+        net.copy_ft_from_cam()  # docs/method.md, "Top-down": fc6_ft/fc7_ft start as copies
+    if hasattr(net, "zero_frozen_beta"):
+        net.zero_frozen_beta()  # model.bn_beta=zero: a file's beta must not reach the frozen BN
     return {"format": fmt, "loaded": loaded, "missing": missing, "extra": extra}
 
 

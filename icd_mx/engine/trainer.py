@@ -183,6 +183,18 @@ class _Run:
         self.log = None
 
 
+def make_trainer(params, opt, kv="device"):
+    """The Gluon Trainer of ``opt`` (``optimizer``, ``lr``, ``wd``, ``momentum``) on ``params``;
+    the Parameters' own ``lr_mult``/``wd_mult`` apply, the optimizer updates locally."""
+    from mxnet import gluon
+
+    name = getattr(opt, "optimizer", "sgd")
+    settings = {"learning_rate": opt.lr, "wd": opt.wd}
+    if name == "sgd":
+        settings["momentum"] = opt.momentum
+    return gluon.Trainer(params, name, settings, kvstore=kv, update_on_kvstore=False)
+
+
 def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
     """Train ``task`` for ``opt.epochs`` epochs; resume from the newest checkpoint.
 
@@ -216,7 +228,6 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
         When a checkpoint does not match the network or is unreadable.
     """
     import mxnet as mx
-    from mxnet import gluon
 
     contexts = list(contexts) or [mx.cpu()]
     run = _Run(task, opt, run_dir, contexts, create_kvstore(kvstore))
@@ -225,11 +236,7 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
                                              f"{run.num_workers} worker(s) x {len(contexts)} context(s)")
     params = task.net.collect_params()
     params.reset_ctx(contexts)
-    name = getattr(opt, "optimizer", "sgd")
-    settings = {"learning_rate": opt.lr, "wd": opt.wd}
-    if name == "sgd":
-        settings["momentum"] = opt.momentum
-    run.trainer = gluon.Trainer(params, name, settings, kvstore=run.kv, update_on_kvstore=False)
+    run.trainer = make_trainer(params, opt, run.kv)
     if is_dist(run.kv):  # mxnet-notes.md trap 2: initialise and pass a barrier before the first step
         deferred = [p.name for p in params.values() if p._deferred_init]
         if deferred:

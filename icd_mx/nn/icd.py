@@ -15,7 +15,7 @@ from mxnet.gluon import nn
 
 from .losses import bu_loss, cam_loss, td_loss, td_warmup_weight
 from .refine import refine
-from .signflip import sign_from_state, signflip_stats, signflip_update
+from .signflip import sign_from_state, signflip_stats, signflip_update, signflip_update_per_device
 from .vgg import DilatedVGG16, scaled
 
 NUM_CLASSES = 20
@@ -71,6 +71,10 @@ class ICDNet(nn.HybridBlock):
         super().__init__(**kwargs)
         self.cfg = cfg = model_cfg
         self.icd = cfg.mode == "icd"
+        # L_td warm-up length in iterations (the task sets it from the list length, see
+        # losses.td_warmup_iters); None: td_warmup_epochs * iterations per epoch.
+        self.td_warmup_iters = None
+        self._release_kv = None  # signflip_sync=per_device: the release's average, zero at start
         w = cfg.width
         with self.name_scope():
             self.backbone = DilatedVGG16(width=w, prefix="")
@@ -112,6 +116,15 @@ class ICDNet(nn.HybridBlock):
         then copy fc6/fc7 into fc6_ft/fc7_ft (icd-reference.md "Network", TD)."""
         super().initialize(init or mx.init.Xavier(), ctx=ctx, verbose=verbose, force_reinit=force_reinit)
         self.copy_ft_from_cam()
+
+    def zero_frozen_beta(self):
+        """With ``model.bn_beta: zero`` the BN shift is 0 whatever a loaded file holds (the
+        parameter is frozen, but BatchNorm still adds it)."""
+        if not self.icd or self.cfg.bn_beta != "zero":
+            return
+        for bn in (getattr(self, "feat_bn", None), getattr(self, "td_bn", None)):
+            if bn is not None:
+                bn.beta.set_data(mx.nd.zeros(bn.beta.shape))
 
     def copy_ft_from_cam(self):
         """fc6_ft/fc7_ft := fc6/fc7 (no-op without those layers)."""
@@ -169,7 +182,7 @@ class ICDNet(nn.HybridBlock):
         return dict(zip(("cam", "icd_bu", "icd_bu_sp", "icd_td"), outs))
 
     # ---- training --------------------------------------------------------
-    def forward_train(self, ctx_batches, step):
+    def forward_train(self, ctx_batches, step, outputs=None):
         """One training forward over all contexts (call inside ``autograd.record()``).
 
         Parameters
@@ -177,6 +190,10 @@ class ICDNet(nn.HybridBlock):
         ctx_batches : list of (img (N,3,H,W), sp (N,H,W), label (N,20)) per context
         step : object with ``epoch, iteration, iters_per_epoch`` and ``reduce(list) -> NDArray``
             (sum over contexts and workers; :func:`default_reduce` if absent).
+
+        outputs : list, optional
+            Receives one dict per context of the step's outputs (``logits``, and with ICD
+            ``icd_bu`` after the sign flip and ``icd_td``), e.g. for comparisons with the release.
 
         Returns
         -------
@@ -187,14 +204,30 @@ class ICDNet(nn.HybridBlock):
         """
         parts = [self._stage1(F_nd, img, label) for img, sp, label in ctx_batches]
         if self.icd:
-            reduce = getattr(step, "reduce", None) or default_reduce
-            stats = reduce([p["stats"] for p in parts])
-            sign = signflip_update(stats, self.signflip_state, self.cfg.signflip_momentum)
-            w_td = td_warmup_weight(step.iteration, step.iters_per_epoch, self.cfg.td_warmup_epochs)
-            for p, (img, sp, label) in zip(parts, ctx_batches):
+            signs = self._signs(parts, step)
+            total = self.td_warmup_iters
+            if total is None:
+                total = self.cfg.td_warmup_epochs * step.iters_per_epoch
+            w_td = td_warmup_weight(step.iteration, total)
+            for p, sign, (img, sp, label) in zip(parts, signs, ctx_batches):
                 self._stage2(p, sign.as_in_context(img.context), sp, label, w_td)
+        if outputs is not None:
+            keys = ("logits", "icd_bu", "icd_td")
+            outputs.extend({k: p[k].detach() for k in keys if k in p} for p in parts)
         losses = [p["loss"] for p in parts]
         return losses, self._metrics(parts, sum(b[0].shape[0] for b in ctx_batches))
+
+    def _signs(self, parts, step):
+        """One sign (C,) per context: the global update (default) or the release's per device."""
+        momentum = self.cfg.signflip_momentum
+        if self.cfg.signflip_sync == "per_device":
+            if self._release_kv is None:
+                self._release_kv = mx.nd.zeros((NUM_CLASSES, 2), ctx=parts[0]["stats"].context)
+            return signflip_update_per_device([p["stats"] for p in parts], self.signflip_state,
+                                              self._release_kv, momentum)
+        reduce = getattr(step, "reduce", None) or default_reduce
+        sign = signflip_update(reduce([p["stats"] for p in parts]), self.signflip_state, momentum)
+        return [sign] * len(parts)
 
     def _stage1(self, F, img, label):
         conv4, conv5, pool5 = self.backbone(img)
@@ -217,8 +250,9 @@ class ICDNet(nn.HybridBlock):
         with autograd.pause(train_mode=True):
             s_bu = F.broadcast_mul(p["s_hat"], F.reshape(sign, (1, -1, 1, 1)))
             s_sp = refine(F, s_bu, label, sp, cfg.max_superpixels, NUM_CLASSES)
-        l_td = td_loss(F, self._td_score(F, p["feat"], p["conv5"]), s_sp, label, cfg.td_threshold)
-        p.update(loss_bu=l_bu, loss_td=l_td, w_td=w_td)
+        s_td = self._td_score(F, p["feat"], p["conv5"])
+        l_td = td_loss(F, s_td, s_sp, label, cfg.td_threshold)
+        p.update(loss_bu=l_bu, loss_td=l_td, w_td=w_td, icd_bu=s_bu, icd_td=s_td)
         p["loss"] = p["loss"] + F.sum(l_bu) + w_td * F.sum(l_td)
 
     def _metrics(self, parts, n_images):

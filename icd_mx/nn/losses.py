@@ -82,14 +82,21 @@ def td_loss(F, s_td, s_refined, label, threshold=0.2):
     return F.sum(per_map * label, axis=1)
 
 
-def td_warmup_weight(iteration, iters_per_epoch, warmup_epochs=2.0):
-    """Warm-up weight exp(-10 t/T) of L_td; t counts down from T to 0.
+def td_warmup_iters(warmup_epochs, num_samples, batch_size):
+    """Length T of the L_td warm-up in iterations: ``int(warmup_epochs * num_samples) // batch_size``,
+    the release's ``2 * num_sample // batch_size`` (661 on train_aug at batch 32; docs/method.md,
+    "Top-down")."""
+    return int(float(warmup_epochs) * int(num_samples)) // int(batch_size)
 
-    T = warmup_epochs * iters_per_epoch, t = max(T - iteration, 0), so the weight
-    rises from exp(-10) ~ 4.5e-5 at iteration 0 to 1 at iteration T
-    (icd-reference.md "Network", TD).
+
+def td_warmup_weight(iteration, total):
+    """Warm-up weight exp(-10 t/T) of L_td at 0-based ``iteration``; T = ``total`` iterations.
+
+    t = max(T - iteration, 0) counts down, so the weight rises from exp(-10) ~ 4.5e-5 at
+    iteration 0 to 1 from iteration T on (the release's counter starts at T and is
+    decremented after each backward; docs/method.md, "Top-down").
     """
-    total = float(warmup_epochs) * float(iters_per_epoch)
+    total = float(total)
     if total <= 0:
         return 1.0
     t = max(total - float(iteration), 0.0)

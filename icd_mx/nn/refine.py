@@ -1,22 +1,26 @@
-"""Superpixel refinement of the BU score in native ops (icd-reference.md "Network").
+"""Superpixel refinement of the BU score in native ops (docs/method.md, "Superpixel refinement").
 
 No gradient flows through it. Superpixel one-hot maps, bilinearly resized to the
 score resolution (align_corners=True, as the release does inside its network), are
-soft memberships M (N, K, h, w). With S the sign-flipped BU score and y the labels:
+soft memberships M (N, K, P) with P = h*w pixels. With S the sign-flipped BU score
+and y the labels, as the release computes it:
 
-1. scores of absent classes are zeroed;
-2. superpixel k is a foreground candidate if, for some present class c,
-   sum_p M_kp sign(S_cp) > 1e-5;
-3. its class is the argmax over present classes of the membership-weighted mean
-   of max(S,0) / max_map(max(S,0));
-4. for its class a foreground superpixel takes the weighted mean of max(S,0);
-   every other (superpixel, class) pair the weighted mean of min(S,0);
-5. S'_cp = sum_k M_kp V_kc.
+1. S' = S * y (scores of absent classes are zeroed);
+2. superpixel k is a foreground candidate if max_c sum_p M_kp sign(S'_cp) > 1e-5;
+3. its class is the argmax over all classes (first index on ties) of the
+   membership-weighted mean of max(S',0) / max_c' S'_c'p, the positive part divided by
+   the maximum over classes **at the same pixel** (clamped at 1e-5), not by a per-map
+   maximum; a foreground candidate whose winning class is absent stays background;
+4. for its class a foreground superpixel takes the weighted mean of max(S',0);
+   every other (class, superpixel) pair the weighted mean of min(S',0);
+5. S''_cp = sum_k V_ck M_kp.
 
-Weighted means divide by sum_p M_kp clamped at 1e-5. Ties in step 3 go to the
-lowest class index.
+Weighted means divide by sum_p M_kp clamped at 1e-5. ``num_superpixels`` is the
+one-hot depth K: ids >= K would get no membership, so the data layer refuses such
+maps (:func:`icd_mx.data.superpixel_io.check_superpixel_ids`); with every id below K
+the empty channels change nothing, which makes a fixed K equal to the release's
+``max id + 1``.
 """
-from mxnet.gluon import nn
 EPS = 1e-5
 
 
@@ -28,41 +32,22 @@ def memberships(F, sp, like, num_superpixels):
 
 
 def refine(F, score, label, sp, num_superpixels, num_classes=20):
-    """Refined score S' (N, C, h, w) from ``score`` S (N, C, h, w), ``label`` (N, C), ``sp`` (N, H, W)."""
+    """Refined score (N, C, h, w) from ``score`` S (N, C, h, w), ``label`` (N, C), ``sp`` (N, H, W)."""
     score = F.stop_gradient(score)
-    y = F.reshape(label, (0, 0, 1, 1))
-    s = F.broadcast_mul(score, y)                                      # step 1
-    m = memberships(F, sp, s, num_superpixels)                         # (N, K, h, w)
-    m = F.reshape(m, (0, 0, -1))                                       # (N, K, P)
+    s = F.broadcast_mul(score, F.reshape(label, (0, 0, 1, 1)))         # step 1
+    m = F.reshape(memberships(F, sp, s, num_superpixels), (0, 0, -1))  # (N, K, P)
     flat = F.reshape(s, (0, 0, -1))                                    # (N, C, P)
-    area = F.maximum(F.sum(m, axis=2, keepdims=True), EPS)            # (N, K, 1)
-
-    def wsum(x):  # (N, C, P) -> (N, K, C): sum_p M_kp x_cp
-        return F.batch_dot(m, x, transpose_b=True)
-
-    yk = F.expand_dims(label, axis=1)                                  # (N, 1, C)
-    votes = wsum(F.sign(flat))
-    fg = F.max(F.broadcast_mul(votes > EPS, yk), axis=2, keepdims=True)  # step 2, (N, K, 1)
     pos = F.relu(flat)
-    pmax = F.maximum(F.max(pos, axis=2, keepdims=True), EPS)
-    norm_mean = F.broadcast_div(wsum(F.broadcast_div(pos, pmax)), area)  # step 3
-    masked = F.broadcast_add(F.broadcast_mul(norm_mean, yk), (yk - 1) * 1e9)
-    cls = F.one_hot(F.argmax(masked, axis=2), depth=num_classes)        # (N, K, C)
-    pos_mean = F.broadcast_div(wsum(pos), area)                         # step 4
-    neg_mean = F.broadcast_div(wsum(-F.relu(-flat)), area)
-    take_pos = F.broadcast_mul(cls, fg)
-    v = take_pos * pos_mean + (1 - take_pos) * neg_mean                  # (N, K, C)
-    out = F.batch_dot(v, m, transpose_a=True)                           # step 5, (N, C, P)
+    pixel_max = F.maximum(F.max(flat, axis=1, keepdims=True), EPS)     # (N, 1, P), step 3
+    # one batched product for the four weighted sums: (N, 4C, P) x (N, K, P)^T -> (N, 4C, K)
+    stacked = F.concat(F.sign(flat), F.broadcast_div(pos, pixel_max), pos, flat - pos, dim=1)
+    sums = F.batch_dot(stacked, m, transpose_b=True)
+    votes, fg_score, pos_sum, neg_sum = F.split(sums, num_outputs=4, axis=1)
+    area = F.maximum(F.sum(m, axis=2), EPS)                            # (N, K)
+    area = F.expand_dims(area, axis=1)                                 # (N, 1, K)
+    fg_any = F.max(votes, axis=1, keepdims=True) > EPS                 # step 2, (N, 1, K)
+    winner = F.transpose(F.one_hot(F.argmax(fg_score, axis=1), depth=num_classes), axes=(0, 2, 1))
+    fg = F.broadcast_mul(F.broadcast_mul(winner, fg_any), F.reshape(label, (0, 0, 1)))  # (N, C, K)
+    v = F.broadcast_div(fg * pos_sum + (1 - fg) * neg_sum, area)       # step 4
+    out = F.batch_dot(v, m)                                            # step 5, (N, C, P)
     return F.reshape_like(out, s)
-
-
-class SuperpixelRefine(nn.HybridBlock):
-    """HybridBlock wrapper of :func:`refine`: ``(score, label, sp) -> S'``."""
-
-    def __init__(self, num_superpixels, num_classes=20, **kwargs):
-        super().__init__(**kwargs)
-        self.num_superpixels = num_superpixels
-        self.num_classes = num_classes
-
-    def hybrid_forward(self, F, score, label, sp):
-        return refine(F, score, label, sp, self.num_superpixels, self.num_classes)

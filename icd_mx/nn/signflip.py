@@ -1,4 +1,4 @@
-"""Momentum sign flip (icd-reference.md "Network", sign flip).
+"""Momentum sign flip (docs/method.md, "Sign flip").
 
 A (20, 2) state, zeros at start, holds the global mean CAM score on the positive
 and the negative side of the BU score. The per-image statistics are native ops
@@ -14,12 +14,22 @@ devices. The update itself is the package's only Python operator,
 
 It updates the state in place only when ``is_train``; it has no gradient. Inference
 and exported graphs use :func:`sign_from_state` (native ops, no custom op).
+
+``model.signflip_sync: per_device`` reproduces the release instead
+(``Custom(stats, state, kv, op_type="icd_signflip_release")``, :func:`signflip_update_per_device`):
+one shared average ``kv`` that starts at zero when training starts (also when a
+snapshot is loaded), updated once per device and iteration, in device order, from that
+device's images alone; a class absent from the device's images pushes the device's
+current state row; the device's state copy then becomes ``kv`` and its sign is taken
+from it, so devices can use different signs within one iteration and the dynamics
+depend on the device count.
 """
 import mxnet as mx
 import numpy as np
 
 EPS = 1e-5
 OP_TYPE = "icd_signflip"
+OP_TYPE_RELEASE = "icd_signflip_release"
 
 
 def signflip_stats(F, cam, s_hat, label):
@@ -57,6 +67,19 @@ def update_state_numpy(state, stats, momentum=0.9):
     return state
 
 
+def release_update_numpy(state, kv, stats, momentum=0.9):
+    """The release's per-device update on numpy arrays; returns the new ``kv`` (= the new state)."""
+    value = np.array(state, dtype=np.float32, copy=True)
+    count = stats[:, 2]
+    present = count > 0
+    value[present] = stats[present, :2] / count[present, None]
+    return (momentum * np.asarray(kv, np.float32) + (1.0 - momentum) * value).astype(np.float32)
+
+
+def _sign(state):
+    return np.where(state[:, 0] >= state[:, 1], 1.0, -1.0).astype(np.float32)
+
+
 class SignFlip(mx.operator.CustomOp):
     """The state update (see the module docstring)."""
 
@@ -71,11 +94,24 @@ class SignFlip(mx.operator.CustomOp):
             state[:] = new
         else:
             new = state.asnumpy()
-        sign = np.where(new[:, 0] >= new[:, 1], 1.0, -1.0).astype(np.float32)
-        self.assign(out_data[0], req[0], mx.nd.array(sign, ctx=out_data[0].context))
+        self.assign(out_data[0], req[0], mx.nd.array(_sign(new), ctx=out_data[0].context))
 
     def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
         self.assign(in_grad[0], req[0], 0)
+
+
+class ReleaseSignFlip(SignFlip):
+    """The release's per-device update (see the module docstring); aux = (state, kv)."""
+
+    def forward(self, is_train, req, in_data, out_data, aux):
+        state, kv = aux
+        if is_train:
+            new = release_update_numpy(state.asnumpy(), kv.asnumpy(), in_data[0].asnumpy(), self.momentum)
+            kv[:] = new
+            state[:] = new
+        else:
+            new = state.asnumpy()
+        self.assign(out_data[0], req[0], mx.nd.array(_sign(new), ctx=out_data[0].context))
 
 
 @mx.operator.register(OP_TYPE)
@@ -103,6 +139,21 @@ class SignFlipProp(mx.operator.CustomOpProp):
         return SignFlip(self.momentum)
 
 
+@mx.operator.register(OP_TYPE_RELEASE)
+class ReleaseSignFlipProp(SignFlipProp):
+    """Shapes: stats (C, 3), aux state (C, 2) and kv (C, 2) -> sign (C,)."""
+
+    def list_auxiliary_states(self):
+        return ["state", "kv"]
+
+    def infer_shape(self, in_shape):
+        c = in_shape[0][0]
+        return [in_shape[0]], [(c,)], [(c, 2), (c, 2)]
+
+    def create_operator(self, ctx, shapes, dtypes):
+        return ReleaseSignFlip(self.momentum)
+
+
 def signflip_update(stats, state_param, momentum=0.9, is_train=True):
     """Run the one update on the reduced ``stats`` (C, 3) and sync every device copy.
 
@@ -118,3 +169,22 @@ def signflip_update(stats, state_param, momentum=0.9, is_train=True):
         if d is not main:
             main.copyto(d)
     return sign
+
+
+def signflip_update_per_device(stats_list, state_param, kv, momentum=0.9):
+    """The release's update: one per device, in order, on the shared ``kv`` (C, 2) NDArray.
+
+    ``stats_list`` holds each device's (C, 3) statistics (not reduced); device ``d``
+    updates its own copy of ``state_param``. Returns the list of per-device signs.
+    """
+    copies = {d.context: d for d in state_param.list_data()}
+    signs = []
+    with mx.autograd.pause(train_mode=True):
+        for stats in stats_list:
+            state = copies.get(stats.context, state_param.list_data()[0])
+            local = kv.as_in_context(state.context)
+            signs.append(mx.nd.Custom(stats.as_in_context(state.context), state, local,
+                                      op_type=OP_TYPE_RELEASE, momentum=momentum))
+            if local is not kv:
+                local.copyto(kv)
+    return signs

@@ -110,17 +110,17 @@ def refine(s, y, sp, k_max):
         m = bilinear_align_corners(onehot, h, w)
         pos = np.maximum(si, 0)
         neg = np.minimum(si, 0)
-        pmax = np.maximum(pos.reshape(c, -1).max(axis=1), 1e-5)
+        pixel_max = np.maximum(si.max(axis=0), 1e-5)  # over classes, at each pixel (the release)
         for j in range(k_max):
             area = max(m[j].sum(), 1e-5)
             fg = any((m[j] * np.sign(si[k])).sum() > 1e-5 for k in present)
             best, best_val = None, -np.inf
-            for k in present:
-                val = (m[j] * pos[k] / pmax[k]).sum() / area
+            for k in range(c):  # every class; the first wins a tie
+                val = (m[j] * pos[k] / pixel_max).sum() / area
                 if val > best_val:
                     best, best_val = k, val
             for k in range(c):
-                if fg and k == best:
+                if fg and k == best and k in present:
                     v = (m[j] * pos[k]).sum() / area
                 else:
                     v = (m[j] * neg[k]).sum() / area

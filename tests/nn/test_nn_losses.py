@@ -125,8 +125,15 @@ def test_cam_loss_gradient_finite_difference():
 
 
 def test_td_warmup_weight():
-    assert losses.td_warmup_weight(0, 100, 2.0) == pytest.approx(math.exp(-10))
-    assert losses.td_warmup_weight(100, 100, 2.0) == pytest.approx(math.exp(-5))
-    assert losses.td_warmup_weight(200, 100, 2.0) == 1.0
-    assert losses.td_warmup_weight(5000, 100, 2.0) == 1.0
-    assert losses.td_warmup_weight(3, 0, 2.0) == 1.0
+    assert losses.td_warmup_weight(0, 200) == pytest.approx(math.exp(-10))
+    assert losses.td_warmup_weight(100, 200) == pytest.approx(math.exp(-5))
+    assert losses.td_warmup_weight(200, 200) == 1.0
+    assert losses.td_warmup_weight(5000, 200) == 1.0
+    assert losses.td_warmup_weight(3, 0) == 1.0
+
+
+def test_td_warmup_iters_is_the_releases_rounding():
+    # 2 * num_sample // batch, not 2 * (num_sample // batch)
+    assert losses.td_warmup_iters(2.0, 10582, 32) == 661
+    assert losses.td_warmup_iters(2.0, 100, 32) == 6
+    assert losses.td_warmup_iters(0.5, 100, 8) == 6

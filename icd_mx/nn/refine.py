@@ -16,10 +16,10 @@ and y the labels, as the release computes it:
 5. S''_cp = sum_k V_ck M_kp.
 
 Weighted means divide by sum_p M_kp clamped at 1e-5. ``num_superpixels`` is the
-one-hot depth K: ids >= K would get no membership, so the data layer refuses such
-maps (:func:`icd_mx.data.superpixel_io.check_superpixel_ids`); with every id below K
-the empty channels change nothing, which makes a fixed K equal to the release's
-``max id + 1``.
+one-hot depth K: ids >= K would get no membership, so the datasets refuse a map with
+more than K - 1 superpixels (one id is kept for the padding) with a one-line error
+naming the file; with every id below K the empty channels change nothing, which makes a
+fixed K equal to the release's ``max id + 1``.
 """
 EPS = 1e-5
 

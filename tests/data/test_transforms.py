@@ -1,4 +1,5 @@
 """ICD augmentation geometry: image and superpixels stay aligned; padding; re-indexing; inference."""
+import cv2
 import numpy as np
 import pytest
 
@@ -38,7 +39,10 @@ def test_train_alignment_and_padding(seed):
     # alignment: on block interiors (away from bilinear mixing) the image's block code
     # is constant inside each superpixel and differs between superpixels
     code = out[0] + 97 * out[2]
-    exact = content & (np.abs(code - np.round(code)) < 1e-3)
+    padded = np.pad(osp, 1, mode="edge")
+    interior = np.all([padded[1 + dy:1 + dy + crop, 1 + dx:1 + dx + crop] == osp
+                       for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+    exact = content & interior & (np.abs(code - np.round(code)) < 1e-3)
     codes = {}
     for c, s in zip(np.round(code[exact]).astype(int), osp[exact]):
         codes.setdefault(s, set()).add(c)
@@ -69,15 +73,29 @@ def test_train_scale_and_flip_reference():
 
 
 def test_train_scale_sizes():
-    """Scale s gives round(h*s) x round(w*s) (cv2.resize with fx = fy = s): crop larger than the
-    result shows exactly that much content."""
+    """Scale s gives int(h*s + .5) x int(w*s + .5), the release's explicit cv2.resize size (41 * 0.5
+    gives 21 rows; fx/fy factors or Python's round would give 20): a crop larger than the result
+    shows exactly that much content."""
     img, sp = _aligned_pair(41, 30)
     for s in (0.5, 0.75, 1.25):
         rng = np.random.RandomState(0)
         out, osp = train_transform(img, sp, rng, 80, scales=(s,))
         content = out[1] != 127
-        assert content.sum(0).max() == round(41 * s) and content.sum(1).max() == round(30 * s)
+        assert content.sum(0).max() == int(41 * s + .5) and content.sum(1).max() == int(30 * s + .5)
         assert content[0, 0] and not content[-1, -1]   # top-left anchored
+
+
+def test_train_resizes_the_uint8_image():
+    """The release resizes the uint8 image, so the scaled pixels are rounded to integers."""
+    rng = np.random.RandomState(3)
+    img = rng.randint(0, 256, (40, 50, 3)).astype(np.uint8)
+    sp = np.zeros((40, 50), np.int32)
+    out, _ = train_transform(img, sp, np.random.RandomState(0), 64, scales=(0.75,))
+    expected = cv2.resize(img, (int(50 * 0.75 + .5), int(40 * 0.75 + .5)), interpolation=cv2.INTER_LINEAR)
+    got = out.transpose(1, 2, 0)[:expected.shape[0], :expected.shape[1]]
+    if not np.array_equal(got[:, :, 0], expected[:, :, 0]):  # the draw flipped it
+        got = got[:, ::-1]
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_reindex():

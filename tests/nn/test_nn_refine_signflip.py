@@ -100,3 +100,72 @@ def test_signflip_state_same_on_one_and_two_contexts():
     assert np.abs(s1).max() > 0
     np.testing.assert_array_equal(s2[0], s2[1])
     np.testing.assert_allclose(s1, s2[0], rtol=1e-5, atol=1e-9)
+
+
+def release_per_device(kv, states, stats_list, momentum=0.9):
+    """The release's AccumResign on N devices, plainly: one shared average (zero when training
+    starts), pushed once per device in order; an absent class pushes that device's current row."""
+    states = [s.astype(np.float64).copy() for s in states]
+    signs = []
+    for d, stats in enumerate(stats_list):
+        value = states[d].copy()
+        for c in range(20):
+            if stats[c, 2] > 0:
+                value[c] = stats[c, :2] / stats[c, 2]
+        kv = momentum * kv + (1 - momentum) * value
+        states[d] = kv.copy()
+        signs.append(np.where(kv[:, 0] >= kv[:, 1], 1.0, -1.0))
+    return kv, states, signs
+
+
+def test_per_device_signflip_is_the_releases_on_two_contexts():
+    from icd_mx.nn.signflip import signflip_update_per_device
+
+    ctxs = [mx.cpu(0), mx.cpu(1)]
+    state0 = rng.rand(20, 2).astype(np.float32)
+    stats = []
+    for d in range(2):
+        s = np.zeros((20, 3), np.float32)
+        present = rng.rand(20) < 0.4
+        s[present, 2] = rng.randint(1, 4, present.sum())
+        s[present, :2] = rng.rand(present.sum(), 2) * s[present, 2:3]
+        stats.append(s)
+    param = mx.gluon.Parameter("state", shape=(20, 2), grad_req="null")
+    param.initialize(init=mx.init.Constant(0), ctx=ctxs)
+    param.set_data(mx.nd.array(state0))
+    kv = mx.nd.zeros((20, 2), ctx=ctxs[0])
+    expected_kv, expected_states = np.zeros((20, 2)), [state0, state0]
+    for _ in range(2):  # two iterations: the second starts from the first's per-device rows
+        signs = signflip_update_per_device([mx.nd.array(s, ctx=c) for s, c in zip(stats, ctxs)], param, kv)
+        expected_kv, expected_states, expected_signs = release_per_device(expected_kv, expected_states, stats)
+        for d in range(2):
+            np.testing.assert_allclose(param.list_data()[d].asnumpy(), expected_states[d], rtol=1e-6, atol=1e-7)
+            np.testing.assert_array_equal(signs[d].asnumpy(), expected_signs[d])
+    np.testing.assert_allclose(kv.asnumpy(), expected_states[1], rtol=1e-6, atol=1e-7)
+    assert not np.allclose(param.list_data()[0].asnumpy(), param.list_data()[1].asnumpy())
+
+
+def test_per_device_net_depends_on_the_device_count_and_global_does_not():
+    """The same batch of 8 on one and on two CPU contexts: the release's per-device sign flip
+    ends in different states, the default global update in the same one."""
+    ctxs = [mx.cpu(0), mx.cpu(1)]
+    half = rng.uniform(0, 255, (4, 3, 33, 33))
+    arrays = (np.concatenate([half, half]), rng.randint(0, 8, (8, 33, 33)), np.zeros((8, 20), np.float32))
+    arrays[2][np.arange(8), [0, 1, 2, 0, 3, 3, 4, 1]] = 1
+    step = SimpleNamespace(epoch=0, iteration=0, iters_per_epoch=4, reduce=None)
+    final = {}
+    for sync in ("global", "per_device"):
+        cfg = ModelConfig(width=1 / 16, dropout=0.0, max_superpixels=8, signflip_sync=sync)
+        for n in (1, 2):
+            mx.random.seed(3)
+            net = ICDNet(cfg)
+            net.initialize(ctx=ctxs[:n])
+            k = 8 // n
+            with autograd.record():
+                net.forward_train([tuple(mx.nd.array(a[i * k:(i + 1) * k], ctx=c) for a in arrays)
+                                   for i, c in enumerate(ctxs[:n])], step)
+            final[sync, n] = net.signflip_state.list_data()[-1].asnumpy()
+    np.testing.assert_allclose(final["global", 1], final["global", 2], rtol=1e-5, atol=1e-9)
+    assert np.abs(final["per_device", 1] - final["per_device", 2]).max() > 1e-4
+    # one device, zero start: the release's update is the global one for the present classes
+    np.testing.assert_allclose(final["per_device", 1][:5], final["global", 1][:5], rtol=1e-5, atol=1e-9)

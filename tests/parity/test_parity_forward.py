@@ -44,3 +44,26 @@ def test_inference_map_matches_release(golden, forward_outputs, kind):
     got = forward_outputs[1][kind]
     scale = np.abs(expected).max()
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+def test_committed_symbol_matches_release(golden, tmp_path):
+    """symbols/icd_vgg16-symbol.json with the seeded parameters in the release's file format
+    reproduces the release's four maps (no icd_mx code in the graph)."""
+    import os
+
+    from icd_mx.compat.parity import seeded_params
+
+    g = golden("forward")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    net = ICDNet(ModelConfig(width=1.0), prefix="")
+    params = seeded_params(net)
+    gluon_name = {name: p.name for name, (p, _) in release_names(net).items()}  # BN: running_*
+    path = str(tmp_path / "seeded.params")
+    mx.nd.save(path, {f"{k.split(':')[0]}:{gluon_name[k.split(':')[1]]}": mx.nd.array(v) for k, v in params.items()})
+    net = mx.gluon.SymbolBlock.imports(os.path.join(root, "symbols", "icd_vgg16-symbol.json"),
+                                       ["data", "sp", "label"], path)
+    outs = net(release_input(g["image_rgb"]), mx.nd.array(g["superpixel"]), mx.nd.array(g["label"]))
+    for kind, out in zip(KINDS, outs):
+        expected = g[kind]
+        np.testing.assert_allclose(out.asnumpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max(),
+                                   err_msg=kind)

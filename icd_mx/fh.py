@@ -28,6 +28,7 @@ the tests' oracle, and the fallback when the extension was not built). The steps
 
 The release called it with ``sigma=0.8, k=75, min_size=75`` (``min_size`` was ``k``).
 """
+import os
 import warnings
 
 import numpy as np
@@ -88,6 +89,12 @@ def fh_segment(img_rgb, sigma=0.8, k=75.0, min_size=75):
                   "whose order of equal-weight edges is a stable sort, not the release's std::sort",
                   RuntimeWarning, stacklevel=2)
     return fh_reference(img_rgb, sigma, k, min_size)
+
+
+def implementation():
+    """``"release"`` (the C++ extension: the release's partitions) or ``"python-stable-sort"``
+    (the fallback, whose order of equal-weight edges differs)."""
+    return "release" if _fh is not None else "python-stable-sort"
 
 
 def sort_order(weights):
@@ -208,3 +215,57 @@ def fh_reference(img_rgb, sigma=0.8, k=75.0, min_size=75, order=sort_order):
     rank = np.empty(first.size, np.int32)
     rank[np.argsort(first)] = np.arange(first.size, dtype=np.int32)
     return rank[inverse].reshape(h, w)
+
+
+def release_binary_segment(binary, images, k=75.0, workdir=None):
+    """Partitions from the release's own ``makeSuperpixel`` binary (for checks and
+    benchmarks; never needed by the pipeline).
+
+    Its command line is ``makeSuperpixel LIST IMAGE_DIR TARGET_DIR K``: it reads
+    ``IMAGE_DIR/<name>.jpg`` with OpenCV (which goes by the content, so a lossless PNG stored
+    under that name is read exactly), segments with ``sigma=0.8, k=K, min_size=int(K)`` and
+    writes ``TARGET_DIR/<name>.png`` with the id as ``B + 256 G + 65536 R``.
+
+    Parameters
+    ----------
+    binary : str
+        Path of the built ``makeSuperpixel``.
+    images : list of ndarray
+        HxWx3 uint8 RGB images.
+    k : float
+        FH ``k`` (and ``min_size = int(k)``).
+    workdir : str, optional
+        Scratch directory (a temporary one by default).
+
+    Returns
+    -------
+    ids : list of ndarray
+        HxW int32 ids per image.
+    seconds : float
+        Wall time of the binary's run (all images, including its image reading/writing).
+    """
+    import subprocess
+    import tempfile
+    import time
+
+    import cv2
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        src, dst = os.path.join(tmp, "images"), os.path.join(tmp, "out")
+        os.makedirs(src)
+        names = [f"im{i:04d}" for i in range(len(images))]
+        for name, img in zip(names, images):
+            ok, png = cv2.imencode(".png", as_rgb8(img)[:, :, ::-1])
+            with open(os.path.join(src, name + ".jpg"), "wb") as f:
+                f.write(png.tobytes())
+        with open(os.path.join(tmp, "list.txt"), "w") as f:
+            f.write("".join(n + "\n" for n in names))
+        t0 = time.perf_counter()
+        subprocess.run([binary, os.path.join(tmp, "list.txt"), src, dst, repr(float(k))], check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - t0
+        ids = []
+        for name in names:
+            bgr = cv2.imread(os.path.join(dst, name + ".png"), cv2.IMREAD_UNCHANGED).astype(np.int32)
+            ids.append((bgr[:, :, 0] + 256 * bgr[:, :, 1] + 65536 * bgr[:, :, 2]).astype(np.int32))
+    return ids, seconds

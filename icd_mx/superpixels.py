@@ -403,7 +403,10 @@ def superpixels_record(cfg):
     """What the merged superpixels depend on (:func:`icd_mx.io.bind_outputs`)."""
     from .io import file_digest
 
+    from . import fh
+
     rec = {k: getattr(cfg, k) for k in ("sigma", "k", "min_size", "max_regions", "adjacent_only", "features")}
+    rec["fh"] = fh.implementation()  # skimage's FH (before) and the Python fallback partition differently
     if cfg.features == "vgg":
         rec.update(feature_size=cfg.feature_size, feature_width=cfg.feature_width,
                    feature_params=file_digest(cfg.feature_params))

@@ -167,6 +167,7 @@ def test_fallback_without_extension(monkeypatch):
     img = smooth_image(4, 10, 12)
     expected = fh.fh_reference(img, 0.8, 20.0, 3, order=stable)
     monkeypatch.setattr(fh, "_fh", None)
+    assert fh.implementation() == "python-stable-sort"
     with pytest.warns(RuntimeWarning, match="not built"):
         out = fh.fh_segment(img, 0.8, 20.0, 3)
     assert np.array_equal(out, expected)
@@ -186,3 +187,16 @@ def test_release_partitions(case):
     assert np.array_equal(fh.fh_segment(img, sigma, k, int(min_size)), labels), name
     if img.shape[0] * img.shape[1] <= 1000:
         assert np.array_equal(fh.fh_reference(img, sigma, k, int(min_size)), labels), name
+
+
+@pytest.mark.skipif(not os.environ.get("ICD_MX_FH_RELEASE"), reason="ICD_MX_FH_RELEASE (a built release "
+                    "makeSuperpixel) not set")
+def test_release_binary():
+    """Against the release's own binary, at its parameters (k = min_size = 75, sigma 0.8)
+    and at k = 20 (min_size 20) on tie-heavy images."""
+    binary = os.environ["ICD_MX_FH_RELEASE"]
+    images = [smooth_image(s, 90, 120) for s in range(3)] + [tied_image(s, 30, 40) for s in range(3)]
+    for k in (75.0, 20.0):
+        ids, _ = fh.release_binary_segment(binary, images, k)
+        for img, expected in zip(images, ids):
+            assert np.array_equal(fh.fh_segment(img, 0.8, k, int(k)), expected)

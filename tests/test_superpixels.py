@@ -59,3 +59,9 @@ def test_make_superpixels_with_color_features():
     assert out.shape == img.shape[:2] and out.max() + 1 <= 8
     feats, sizes = S.region_features(out, S.color_features(img))
     assert sizes.sum() == 96 * 128 and feats.shape == (out.max() + 1, 5)
+
+
+def test_record_names_the_fh_implementation():
+    from icd_mx import fh
+
+    assert S.superpixels_record(SuperpixelConfig(features="color"))["fh"] == fh.implementation()

@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: install install-gpu test test-fast lint demo train symbols bench clean
 
-$(VENV)/.installed: requirements.txt requirements-base.txt setup.py
+$(VENV)/.installed: requirements.txt requirements-base.txt setup.py icd_mx/_fh.cpp
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
 	$(PY) -m pip install -q -r requirements.txt

@@ -2,9 +2,9 @@
 merging down to at most 64 regions (icd-reference.md, "Superpixels").
 
 The release ran the original FH C++ code with ``sigma=0.8, k=75, min_size=75`` and
-merged with a Python loop. :func:`fh_segment` calls scikit-image's ``felzenszwalb``,
-whose ``scale`` *is* the paper's ``k`` (it rescales internally so that a float image
-in [0, 1] behaves like the 0..255 image of the C++ code).
+merged with a Python loop. :func:`fh_segment` runs :mod:`icd_mx.fh`, which reproduces
+the release's FH partitions and their id numbering exactly (smoothing, edge order,
+join rule and small-component pass as the release; docs/method.md, "Superpixels").
 
 Merging (icd-reference.md, "Superpixels")::
 
@@ -27,24 +27,24 @@ _EPS = 1e-12
 
 
 def fh_segment(img_rgb, sigma=0.8, k=75.0, min_size=75):
-    """Felzenszwalb-Huttenlocher superpixels with ids relabelled 0..n-1.
+    """Felzenszwalb-Huttenlocher superpixels as the release computed them (:mod:`icd_mx.fh`).
 
     Parameters
     ----------
     img_rgb : ndarray
         HxWx3 uint8 RGB image.
     sigma, k, min_size : float, float, int
-        FH parameters; ``k`` is skimage's ``scale``.
+        FH parameters (the paper's ``sigma``, ``k`` and minimum component size).
 
     Returns
     -------
     ndarray
-        HxW int32 superpixel ids.
+        HxW int32 superpixel ids 0..n-1, numbered by first appearance in raster order
+        (the release's numbering).
     """
-    from skimage.segmentation import felzenszwalb
+    from . import fh
 
-    seg = felzenszwalb(img_rgb, scale=float(k), sigma=float(sigma), min_size=int(min_size), channel_axis=-1)
-    return relabel(seg)
+    return fh.fh_segment(img_rgb, sigma, k, min_size)
 
 
 def relabel(ids):
@@ -403,7 +403,10 @@ def superpixels_record(cfg):
     """What the merged superpixels depend on (:func:`icd_mx.io.bind_outputs`)."""
     from .io import file_digest
 
+    from . import fh
+
     rec = {k: getattr(cfg, k) for k in ("sigma", "k", "min_size", "max_regions", "adjacent_only", "features")}
+    rec["fh"] = fh.implementation()  # skimage's FH (before) and the Python fallback partition differently
     if cfg.features == "vgg":
         rec.update(feature_size=cfg.feature_size, feature_width=cfg.feature_width,
                    feature_params=file_digest(cfg.feature_params))

@@ -14,19 +14,20 @@ def noisy_image(seed=0, h=60, w=80):
 
 
 def test_fh_wrapper_parameters(monkeypatch):
-    import skimage.segmentation
+    from icd_mx import fh
 
-    seen = {}
-    real = skimage.segmentation.felzenszwalb
+    seen = []
+    real = fh.fh_segment
 
-    def spy(img, **kw):
-        seen.update(kw)
-        return real(img, **kw) * 3 + 7  # non-contiguous ids get relabelled
+    def spy(img, *args):
+        seen.append(args)
+        return real(img, *args)
 
-    monkeypatch.setattr(skimage.segmentation, "felzenszwalb", spy)
+    monkeypatch.setattr(fh, "fh_segment", spy)
     sp = S.fh_segment(noisy_image())
-    assert seen == {"scale": 75.0, "sigma": 0.8, "min_size": 75, "channel_axis": -1}
+    assert seen == [(0.8, 75.0, 75)]
     assert sp.dtype == np.int32 and sp.min() == 0 and np.array_equal(np.unique(sp), np.arange(sp.max() + 1))
+    assert np.array_equal(S.relabel(sp), sp)  # ids already 0..n-1 in first-appearance order
 
 
 @pytest.mark.parametrize("adjacent_only", [False, True])
@@ -58,3 +59,9 @@ def test_make_superpixels_with_color_features():
     assert out.shape == img.shape[:2] and out.max() + 1 <= 8
     feats, sizes = S.region_features(out, S.color_features(img))
     assert sizes.sum() == 96 * 128 and feats.shape == (out.max() + 1, 5)
+
+
+def test_record_names_the_fh_implementation():
+    from icd_mx import fh
+
+    assert S.superpixels_record(SuperpixelConfig(features="color"))["fh"] == fh.implementation()

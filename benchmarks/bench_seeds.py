@@ -7,7 +7,7 @@ Same work: both paths read the same inputs and write, per image and variant (``r
 and ``crf`` in the CRF runs), the single-channel seed PNG and its VOC-palette colour
 preview. The release-style path is the release's seed function written plainly (one
 process, per-channel resizes, a full image decode for the size, a 256-row CRF unary);
-its CRF unary uses icd-reference.md's 0.025 on the non-seed labels, as icd_mx/crf.py
+its CRF unary puts the release's (1 - 0.5)/21 on the non-seed labels, as icd_mx/crf.py
 does, and it runs pydensecrf over all 21 labels; ours runs the labels absent from the seed
 as one label of multiplicity m (icd_mx/crf.py, same marginals), 2-4 labels on these images.
 ``identical_output`` compares every seed and every preview's pixels of every run
@@ -74,7 +74,7 @@ def release_style(id_, layout, score_root, out_root, crf=True, size=513):
     voc.write_color_mask(os.path.join(out_root, "raw_color", id_ + ".png"), seed)
     if not crf:
         return
-    prob = np.full((256, h * w), 0.5 / 20, np.float32)  # 0.025 (icd-reference.md; the release's 0.5/21 reading aside)
+    prob = np.full((256, h * w), 0.5 / 21, np.float32)  # the release's (1 - confidence) / num_cls
     prob[seed.ravel(), np.arange(h * w)] = 0.5
     prob = prob[:21]
     prob /= prob.sum(axis=0, keepdims=True)

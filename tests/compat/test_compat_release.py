@@ -204,3 +204,36 @@ def test_load_backbone_reads_every_format(tmp_path):
     mx.nd.save(str(tmp_path / "p.params"), partial)
     with pytest.raises(InputError, match="no VGG16 backbone.*conv5_1_weight"):
         load_backbone(str(tmp_path / "p.params"), width=W)
+
+
+def test_superpixel_features_see_the_raw_image(tmp_path):
+    """The release feeds its feature VGG16 the raw 0..255 image (no 127 subtracted) on a canvas
+    padded with 127: VGGFeatures must equal our backbone run on (image + 127) with the padding
+    at 254, i.e. the same numbers after our graph's own -127."""
+    from icd_mx.superpixels import VGGFeatures
+
+    net = make()
+    randomise(net, 6)
+    path = str(tmp_path / "r.params")
+    export_release(net, path)
+    img = np.random.RandomState(7).randint(0, 256, (20, 27, 3)).astype(np.uint8)
+    got = VGGFeatures(path, width=W, size=33)(img)
+    canvas = np.full((33, 33, 3), 127 + 127, np.float32)
+    canvas[:20, :27] = img.astype(np.float32) + 127
+    conv5 = net.backbone(mx.nd.array(canvas.transpose(2, 0, 1)[None]))[1]
+    want = mx.nd.contrib.BilinearResize2D(conv5, height=33, width=33)[0, :, :20, :27].asnumpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+
+
+def test_bn_beta_zero_survives_loading_a_learnt_beta(tmp_path):
+    src = make()
+    randomise(src, 8)
+    path = str(tmp_path / "snap.params")
+    export_release(src, path)
+    assert np.abs(src.feat_bn.beta.data().asnumpy()).max() > 0
+    dst = make(bn_beta="zero")
+    load_params(dst, path)
+    assert np.abs(dst.feat_bn.beta.data().asnumpy()).max() == 0
+    assert dst.feat_bn.beta.grad_req == "null"
+    np.testing.assert_array_equal(dst.feat_bn.running_mean.data().asnumpy(),
+                                  src.feat_bn.running_mean.data().asnumpy())

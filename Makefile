@@ -1,50 +1,53 @@
-# icd-mx: `make test` and `make demo` set themselves up on a fresh machine.
-PYTHON ?= python3
+# icd-mx: `make test` and `make demo` set themselves up on a fresh machine (Python 3.11).
+# One MXNet build per venv: `make install` (CPU) or `make install-gpu` (CUDA 11.2 build + the pip CUDA
+# wheels; a GPU machine needs only the NVIDIA driver). The build is recorded in $(VENV)/.flavour; every
+# other target keeps it (docs/gpu.md).
+PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 GPUS ?=
 CONFIG ?= configs/voc_vgg16_icd.yaml
 ARGS ?=
 export OMP_NUM_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
+# the installed build (cpu when there is no venv yet); `make install`/`install-gpu` override it
+# (a venv from before .flavour: gpu when it holds mxnet-cu112)
+FLAVOUR = $(shell cat $(VENV)/.flavour 2>/dev/null || \
+	{ $(PY) -m pip show -q mxnet-cu112 >/dev/null 2>&1 && echo gpu; } || echo cpu)
 
-.PHONY: install install-gpu test test-fast lint demo train symbols bench clean
+.PHONY: install install-gpu doctor test test-fast lint demo train symbols bench clean
 
-$(VENV)/.installed: requirements.txt requirements-base.txt setup.py icd_mx/_fh.cpp
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip wheel setuptools
-	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps -e .
-	touch $@
+# (re)install the recorded build when a requirements file changed
+$(VENV)/.installed: requirements.txt requirements-base.txt requirements-gpu.txt setup.py icd_mx/_fh.cpp tools/install_venv.sh
+	@sh tools/install_venv.sh $(FLAVOUR) $(VENV) $(PYTHON)
 
-install: $(VENV)/.installed
+install:
+	@sh tools/install_venv.sh cpu $(VENV) $(PYTHON)
 
-# GPU machines (CUDA 11.2, cuDNN 8, NCCL): the CUDA build of MXNet instead of the CPU one.
 install-gpu:
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip wheel setuptools
-	$(PY) -m pip install -q -r requirements-gpu.txt pytest==9.2.0 flake8==7.1.1
-	ICD_MX_GPU=1 $(PY) -m pip install -q --no-deps -e .
-	touch $(VENV)/.installed
+	@sh tools/install_venv.sh gpu $(VENV) $(PYTHON)
 
-test: install
+doctor: $(VENV)/.installed
+	@$(PY) -m icd_mx.env --config $(CONFIG)
+
+test: $(VENV)/.installed
 	$(PY) -m pytest -q tests
 
-test-fast: install
+test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not e2e" tests
 
-lint: install
+lint: $(VENV)/.installed
 	$(PY) -m flake8 icd_mx tools tests benchmarks
 
-demo: install
+demo: $(VENV)/.installed
 	$(PY) tools/demo.py $(ARGS)
 
-train: install
-	$(PY) tools/train.py --config $(CONFIG) $(if $(GPUS),train.gpus=[$(GPUS)]) $(ARGS)
+train: $(VENV)/.installed
+	@$(PY) tools/train.py --config $(CONFIG) $(if $(GPUS),train.gpus=[$(GPUS)]) $(ARGS)
 
-symbols: install
+symbols: $(VENV)/.installed
 	$(PY) tools/export_symbols.py --out symbols
 
-bench: install
+bench: $(VENV)/.installed
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:

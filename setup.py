@@ -27,7 +27,7 @@ setup(
     long_description=open(os.path.join(HERE, "README.md")).read(),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.9,<3.12",
+    python_requires=">=3.11,<3.12",  # the pins are tested on 3.11 only (README)
     packages=find_packages(include=["icd_mx", "icd_mx.*"]),
     package_data={"icd_mx": ["data/lists/voc2012/*.txt"]},
     install_requires=pinned(),

@@ -69,8 +69,13 @@ def run_main(fn, *args, **kwargs):
 def main(argv=None):
     """``icd <stage> [args]``: run ``tools/<stage>.py`` with the remaining arguments."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["doctor"]:  # the environment check (icd_mx/env.py), no tool script
+        from .env import main as doctor
+
+        return doctor(argv[1:])
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in STAGES:
-        print("usage: icd <stage> [--config FILE] [section.key=value ...]\nstages: " + ", ".join(STAGES),
+        print("usage: icd <stage> [--config FILE] [section.key=value ...]\nstages: " + ", ".join(STAGES)
+              + "\nicd doctor: is this machine ready (Python, MXNet build, CUDA libraries, GPUs, dataset)?",
               file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     script = os.path.join(TOOLS_DIR, argv[0] + ".py")

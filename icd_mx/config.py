@@ -95,7 +95,9 @@ class SuperpixelConfig:
     feature_width: float = 1.0
     feature_params: str = ""            # ImageNet VGG16 params (ours, release or 20M)
     features: str = "vgg"               # vgg (the paper: ImageNet VGG16 conv5_3) | color (CPU demo stand-in)
-    workers: int = 2
+    workers: int = 2                    # processes (FH + merge on the CPU; with gpus, shared round-robin)
+    gpus: typing.List[int] = field(default_factory=list)  # feature net devices; empty: the CPU
+    batch_size: int = 4                 # images per feature-net batch (vgg)
 
 
 @dataclass

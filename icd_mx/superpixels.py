@@ -310,11 +310,20 @@ def make_superpixels(img_rgb, features, cfg):
     ndarray
         HxW int32 merged ids.
     """
-    sp = fh_segment(img_rgb, cfg.sigma, cfg.k, cfg.min_size)
-    fmap = features(img_rgb)
-    if fmap.shape[1:] != sp.shape:
-        raise ValueError(f"feature map {fmap.shape} does not match image {sp.shape}")
-    return merge_superpixels(sp, fmap, cfg.max_regions, cfg.adjacent_only)
+    return make_superpixels_batch([img_rgb], features, cfg)[0]
+
+
+def make_superpixels_batch(images, features, cfg):
+    """:func:`make_superpixels` for several images, their features in one batch when
+    ``features`` has a ``batch`` method (:class:`VGGFeatures` on a GPU)."""
+    sps = [fh_segment(img, cfg.sigma, cfg.k, cfg.min_size) for img in images]
+    fmaps = features.batch(images) if hasattr(features, "batch") else [features(img) for img in images]
+    out = []
+    for sp, fmap in zip(sps, fmaps):
+        if fmap.shape[1:] != sp.shape:
+            raise ValueError(f"feature map {fmap.shape} does not match image {sp.shape}")
+        out.append(merge_superpixels(sp, fmap, cfg.max_regions, cfg.adjacent_only))
+    return out
 
 
 class VGGFeatures:
@@ -322,32 +331,57 @@ class VGGFeatures:
     image (no mean subtracted, unlike the ICD graph) at the top-left of a ``size x size``
     canvas padded with 127, conv5_3 bilinearly resized (align_corners, MXNet's default) to
     ``size`` and cropped (docs/method.md, "Superpixels").
+
+    ``device``: a GPU id, or None for the CPU (set per worker process by
+    :func:`run_superpixels`). :meth:`batch` runs images of one canvas size as one batch.
     MXNet loads lazily (once per worker process)."""
 
-    def __init__(self, params, width=1.0, size=513):
-        self.params, self.width, self.size = params, width, size
+    def __init__(self, params, width=1.0, size=513, device=None):
+        self.params, self.width, self.size, self.device = params, width, size, device
         self.net = None
 
-    def __call__(self, img_rgb):
+    def __getstate__(self):  # workers load their own copy on their own device
+        return dict(self.__dict__, net=None)
+
+    def context(self):
         import mxnet as mx
 
+        return mx.cpu() if self.device is None else mx.gpu(int(self.device))
+
+    def __call__(self, img_rgb):
+        return self.batch([img_rgb])[0]
+
+    def batch(self, images):
+        """Feature maps of several HxWx3 uint8 images: a list of (C, H, W) float32 arrays."""
+        import mxnet as mx
+
+        ctx = self.context()
         if self.net is None:
             from .compat.release import load_backbone
 
-            self.net = load_backbone(self.params, self.width, mx.cpu(), mean=0.0)
+            self.net = load_backbone(self.params, self.width, ctx, mean=0.0)
             self.net.hybridize()
-        h, w = img_rgb.shape[:2]
-        size = max(self.size, h, w)
-        canvas = np.full((size, size, 3), 127, np.float32)
-        canvas[:h, :w] = img_rgb
-        x = mx.nd.array(canvas.transpose(2, 0, 1)[None])
-        conv5 = self.net(x)[1]
-        up = mx.nd.contrib.BilinearResize2D(conv5, height=size, width=size)
-        return up[0, :, :h, :w].asnumpy()
+        out = [None] * len(images)
+        sizes = [max(self.size, *img.shape[:2]) for img in images]
+        for size in sorted(set(sizes)):
+            idx = [i for i, s in enumerate(sizes) if s == size]
+            canvas = np.full((len(idx), size, size, 3), 127, np.float32)
+            for row, i in enumerate(idx):
+                h, w = images[i].shape[:2]
+                canvas[row, :h, :w] = images[i]
+            x = mx.nd.array(canvas.transpose(0, 3, 1, 2), ctx=ctx)
+            conv5 = self.net(x)[1]
+            for row, i in enumerate(idx):  # one upsampled map at a time: 512 x size^2 floats each
+                h, w = images[i].shape[:2]
+                up = mx.nd.contrib.BilinearResize2D(conv5[row:row + 1], height=size, width=size)
+                out[i] = up[0, :, :h, :w].asnumpy()
+        return out
 
 
 def feature_source(cfg):
-    """The configured ``features`` callable; refuses VGG without a params file.
+    """The configured ``features`` callable; refuses VGG without a params file, and
+    ``superpixels.gpus`` that the MXNet build or the machine lacks (the CPU only when
+    ``superpixels.gpus`` is empty).
 
     Parameters
     ----------
@@ -363,40 +397,70 @@ def feature_source(cfg):
 
     if not os.path.isfile(cfg.feature_params):
         raise InputError(cfg.feature_params, "feature params file not found")
+    if cfg.gpus:
+        from .env import require_gpus
+
+        require_gpus(cfg.gpus, "superpixels.gpus")
     return VGGFeatures(cfg.feature_params, cfg.feature_width, cfg.feature_size)
 
 
 class SuperpixelJob:
-    """One image: read, segment, merge, write (picklable; used by worker processes)."""
+    """A few images: read, segment, merge, write (picklable; used by worker processes)."""
 
     def __init__(self, layout, cfg, features):
         self.layout, self.cfg, self.features = layout, cfg, features
 
-    def __call__(self, id_):
+    def __call__(self, ids):
+        """``[(id, None or (path, problem))]`` for ``ids`` (one id or a list)."""
         from .data import superpixel_io, voc
         from .errors import InputError
 
-        try:
-            out = self.layout.superpixel(id_)
-            if not os.path.isfile(out):
-                sp = make_superpixels(voc.read_image(self.layout.image(id_)), self.features, self.cfg)
-                superpixel_io.write_superpixels(out, sp)
-            return id_, None
-        except InputError as e:
-            return id_, (e.path, e.problem)
+        ids = [ids] if isinstance(ids, str) else list(ids)
+        errors, todo, images = {}, [], []
+        for id_ in ids:
+            if os.path.isfile(self.layout.superpixel(id_)):
+                continue
+            try:
+                images.append(voc.read_image(self.layout.image(id_)))
+                todo.append(id_)
+            except InputError as e:
+                errors[id_] = (e.path, e.problem)
+        if todo:
+            for id_, sp in zip(todo, make_superpixels_batch(images, self.features, self.cfg)):
+                try:
+                    superpixel_io.write_superpixels(self.layout.superpixel(id_), sp)
+                except InputError as e:
+                    errors[id_] = (e.path, e.problem)
+        return [(id_, errors.get(id_)) for id_ in ids]
 
 
 _WORKER_JOB = None
 
 
-def _init_worker(job):
-    """Keep one job per worker process, so its feature network loads once, not per image."""
+def _init_worker(job, devices=None):
+    """Keep one job per worker process, so its feature network loads once, not per image;
+    with GPUs each worker takes the next device id from ``devices`` (a queue)."""
     global _WORKER_JOB
+    if devices is not None and isinstance(job.features, VGGFeatures):
+        job.features.device = devices.get()
     _WORKER_JOB = job
 
 
-def _run_worker_job(id_):
-    return _WORKER_JOB(id_)
+def _run_worker_job(ids):
+    return _WORKER_JOB(ids)
+
+
+def worker_devices(gpus, workers):
+    """The device of each worker process: GPUs round-robin (``None``: the CPU)."""
+    if not gpus:
+        return [None] * workers
+    return [gpus[i % len(gpus)] for i in range(max(workers, len(gpus)))]
+
+
+def chunks(ids, size):
+    """``ids`` cut into lists of at most ``size``."""
+    size = max(1, int(size))
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def superpixels_record(cfg):
@@ -437,21 +501,33 @@ def run_superpixels(layout, ids, cfg, features, workers=1, progress=True, overwr
             raise InputError(layout.image(i), "image not found")
     job = SuperpixelJob(layout, cfg, features)
     bar = tqdm(total=len(todo), desc="superpixels", disable=not progress)
-    if workers > 1 and len(todo) > 1:
+    gpus = list(cfg.gpus) if isinstance(features, VGGFeatures) else []
+    devices = worker_devices(gpus, workers)
+    batches = chunks(todo, cfg.batch_size if gpus else 1)  # CPU: one image per task, as many tasks as workers
+    if (len(devices) > 1 or gpus) and len(batches) > 1:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-            results = pool.imap_unordered(_run_worker_job, todo)
-            for _, err in results:
-                if err:
-                    pool.terminate()
-                    raise InputError(*err)
-                bar.update()
+        # CUDA does not survive fork: GPU workers start fresh ("spawn"), each on its own device
+        ctx = mp.get_context("spawn" if gpus else "fork")
+        queue = None
+        if gpus:
+            queue = ctx.Queue()
+            for d in devices:
+                queue.put(d)
+        with ctx.Pool(len(devices), initializer=_init_worker, initargs=(job, queue)) as pool:
+            for results in pool.imap_unordered(_run_worker_job, batches):
+                for _, err in results:
+                    if err:
+                        pool.terminate()
+                        raise InputError(*err)
+                bar.update(len(results))
     else:
-        for i in todo:
-            _, err = job(i)
-            if err:
-                raise InputError(*err)
-            bar.update()
+        if gpus and isinstance(features, VGGFeatures):
+            features.device = gpus[0]
+        for batch in batches:
+            for _, err in job(batch):
+                if err:
+                    raise InputError(*err)
+            bar.update(len(batch))
     bar.close()
     return {"images": len(ids), "skipped": len(ids) - len(todo)}

@@ -50,9 +50,9 @@ def create_kvstore(kvstore):
     """
     if not is_dist(kvstore):
         return kvstore
-    if role() != "worker":
-        raise RuntimeError(f"kvstore {kvstore!r} needs DMLC_ROLE=worker and the DMLC_* variables; "
-                           "start the command with tools/launch_dist.py")
+    from ..env import require_launcher
+
+    require_launcher(kvstore, role())  # one line, not a traceback, without the launcher
     import mxnet as mx
 
     return mx.kv.create(kvstore)
@@ -218,7 +218,8 @@ def launch_local(command, num_workers=2, num_servers=1, host="127.0.0.1", port=0
     """
     port = port or free_port(host)
     base = dict(os.environ, **(env or {}))
-    server_cmd = [sys.executable, "-c", "import mxnet"]
+    # icd_mx first where importable: it makes the pip CUDA wheels found (docs/gpu.md)
+    server_cmd = [sys.executable, "-c", "try:\n    import icd_mx\nexcept ImportError:\n    pass\nimport mxnet"]
     roles = [("scheduler", server_cmd)] + [("server", server_cmd)] * num_servers
     roles += [("worker", list(command))] * num_workers
     procs, workers = [], []

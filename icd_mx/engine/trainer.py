@@ -40,10 +40,16 @@ class NonFiniteLossError(RuntimeError):
     exit_code = EXIT_NONFINITE
 
 
-def get_contexts(gpus):
-    """Contexts from config: ``[]`` -> ``[mx.cpu()]``, ``[0, 1]`` -> ``[mx.gpu(0), mx.gpu(1)]``."""
+def get_contexts(gpus, key="train.gpus"):
+    """Contexts from config: ``[]`` -> ``[mx.cpu()]``, ``[0, 1]`` -> ``[mx.gpu(0), mx.gpu(1)]``.
+
+    GPUs that the MXNet build or the machine lacks are refused in one line naming ``key``
+    (:func:`icd_mx.env.require_gpus`)."""
     import mxnet as mx
 
+    from ..env import require_gpus
+
+    require_gpus(gpus, key)
     return [mx.gpu(int(i)) for i in gpus] if gpus else [mx.cpu()]
 
 

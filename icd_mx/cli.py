@@ -15,7 +15,7 @@ from .io import set_num_threads
 
 TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 STAGES = ("make_synthetic", "prepare_voc", "superpixels", "pretrain", "train", "infer", "seeds", "evaluate",
-          "train_seg", "test_seg", "reproduce", "export_symbols", "convert_vgg16", "demo")
+          "train_seg", "test_seg", "reproduce", "export_symbols", "convert_vgg16", "demo", "compare_release")
 
 
 def stage_parser(description, config_required=False):

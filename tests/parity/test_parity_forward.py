@@ -3,17 +3,13 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from icd_mx.compat.compare import fixture_input as release_input
 from icd_mx.compat.parity import seed_net
 from icd_mx.compat.release import release_names
 from icd_mx.config import ModelConfig
 from icd_mx.nn import ICDNet
 
 KINDS = ("cam", "icd_bu", "icd_bu_sp", "icd_td")
-
-
-def release_input(image_rgb):
-    """The data tensor as the release's graph received it (README of the fixtures)."""
-    return mx.nd.array(image_rgb[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32))
 
 
 @pytest.fixture(scope="module")

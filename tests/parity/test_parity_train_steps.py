@@ -6,19 +6,16 @@ conv_ft, no decay on biases and BN beta, batch 2, TD warm-up of 2 iterations and
 release's per-device sign flip (its average starts at zero). The dropout fixture's
 masks are the release's, applied in place of ours.
 """
-from types import SimpleNamespace
-
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet.gluon import nn
 
+from icd_mx.compat.compare import fixture_input, train_steps
 from icd_mx.compat.parity import seed_net
 from icd_mx.compat.release import release_names
-from icd_mx.config import ModelConfig, TrainConfig
-from icd_mx.engine.trainer import StepInfo, _train_step, make_trainer
+from icd_mx.config import ModelConfig
 from icd_mx.nn import ICDNet
-from test_parity_forward import release_input
 
 STEPS = (1, 2, 3)
 
@@ -41,29 +38,15 @@ def unpack(g, step, layer):
 
 
 def run_steps(g, fixture):
-    dropout = fixture == "train_steps_dropout"
     net = seed_net(ICDNet(ModelConfig(width=1.0, signflip_sync="per_device", dropout=0.0)), mx.cpu())
-    if dropout:
+    if fixture == "train_steps_dropout":
         net.drop6 = FixedDropout(unpack(g, k, "drop6") for k in STEPS)
         net.drop7 = FixedDropout(unpack(g, k, "drop7") for k in STEPS)
-    net.td_warmup_iters = 2
-    opt = TrainConfig(lr=1e-3, momentum=0.9, wd=5e-4, batch_size=2)
-    trainer = make_trainer(net.collect_params(), opt, "device")
-    outputs = []
-    run = SimpleNamespace(contexts=[mx.cpu()], num_workers=1, trainer=trainer,
-                          task=SimpleNamespace(forward_train=lambda b, s: net.forward_train(b, s, outputs)))
     f = g["forward"]
-    batch = (release_input(f["image_rgb"]), mx.nd.array(f["superpixel"]), mx.nd.array(f["label"]))
-    names = release_names(net)
-    states = [snapshot(names)]
-    for k in STEPS:
-        _train_step(run, batch, StepInfo(0, k - 1, 1, None, opt.lr))
-        states.append(snapshot(names))
-    return outputs, states, names
-
-
-def snapshot(names):
-    return {n: p.data().asnumpy().copy() for n, (p, _) in names.items()}
+    batch = (fixture_input(f["image_rgb"]), mx.nd.array(f["superpixel"]), mx.nd.array(f["label"]))
+    outputs = []
+    states = train_steps(net, batch, len(STEPS), lr=1e-3, warmup=2, outputs=outputs)
+    return outputs, states, release_names(net)
 
 
 @pytest.fixture(scope="module", params=["train_steps", "train_steps_dropout"])

@@ -3,9 +3,12 @@
 Every tool in ``tools/`` is thin: it builds its parser with :func:`stage_parser`,
 loads the config with :func:`load_stage_config` and runs its body under
 :func:`run_main`, which turns an :class:`~icd_mx.errors.InputError` into one line
-``error: <file>: <problem>`` on stderr and exit status 2.
+``error: <file>: <problem>`` on stderr and exit status 2, and a refused write (disk
+full, no permission, read-only file system) into ``error: <file>: <reason>`` and exit
+status 1 (docs/reliability.md, "Refusals").
 """
 import argparse
+import errno
 import os
 import runpy
 import sys
@@ -48,22 +51,53 @@ def save_run_config(cfg, stage):
     return path
 
 
+EXIT_INPUT, EXIT_SYSTEM, EXIT_INTERRUPTED = 2, 1, 130
+
+
 def run_main(fn, *args, **kwargs):
-    """Run a tool body; bad input ends in one line on stderr and exit status 2 (a
-    ``RuntimeError`` with an ``exit_code``, such as a NaN loss, with that status)."""
+    """Run a tool body; bad input ends in one line on stderr and exit status 2, an
+    ``OSError`` (disk full, permissions) in one line naming the file and status 1, a
+    ``RuntimeError`` with an ``exit_code`` (a NaN loss) with that status. An unfinished
+    progress bar is closed first, so the ``error:`` line starts a line of its own."""
     try:
         return fn(*args, **kwargs)
     except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {e}", EXIT_INPUT)
+    except OSError as e:
+        _fail(f"error: {os_error_text(e)}", EXIT_SYSTEM)
     except RuntimeError as e:
         if not hasattr(e, "exit_code"):  # e.g. engine.trainer.NonFiniteLossError
             raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
+        _fail(f"error: {e}", e.exit_code)
     except KeyboardInterrupt:
-        print("interrupted: rerun the same command to continue", file=sys.stderr)
-        sys.exit(130)
+        _fail("interrupted: rerun the same command to continue", EXIT_INTERRUPTED)
+
+
+def os_error_text(e):
+    """``<file>: <reason>`` of an OSError, in one line."""
+    path = e.filename if e.filename is not None else "(file not named by the system)"
+    reason = e.strerror or str(e)
+    hint = {errno.ENOSPC: "; free some space and rerun: finished files are kept",
+            errno.EDQUOT: "; free some space and rerun: finished files are kept",
+            errno.EFBIG: "; raise the file size limit (ulimit -f) and rerun",
+            errno.EROFS: "; give a writable run_dir", errno.EACCES: "", errno.EPERM: ""}.get(e.errno, "")
+    return f"{path}: {reason}{hint}".replace("\n", " ")
+
+
+def _fail(line, code):
+    _close_progress_bars()
+    print(line, file=sys.stderr)
+    sys.exit(code)
+
+
+def _close_progress_bars():
+    """Close every open tqdm bar, so what is printed next starts on a line of its own."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        try:
+            bar.close()
+        except Exception:  # a half-built bar: nothing to close
+            pass
 
 
 def main(argv=None):

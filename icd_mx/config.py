@@ -288,8 +288,34 @@ def load_config(path=None, overrides=None):
             raise InputError(p, f"not valid YAML ({str(e).splitlines()[0]})")
         except AttributeError:
             raise InputError(p, "a config file must be a mapping of sections")
+    _check_override_keys(overrides)
     data = _merge(data, parse_overrides(overrides))
-    return validate(from_dict(Config, data, where=paths[-1] if paths else "config"))
+    where = paths[-1] if paths else "config"
+    try:
+        return validate(from_dict(Config, data, where=where))
+    except InputError as e:  # a bad override value is named as typed, not as the file's
+        key = e.path[len(where) + 1:] if e.path.startswith(where + ".") else e.path
+        item = next((o for o in reversed(overrides or []) if o.split("=", 1)[0].strip() == key), None)
+        if item is None:
+            raise
+        raise InputError(f"{item} (command-line override)", e.problem) from None
+
+
+def _check_override_keys(overrides):
+    """An override whose key is not a config key is an InputError naming the override."""
+    for item in overrides or []:
+        key = item.split("=", 1)[0].strip()
+        if "=" not in item:
+            continue  # parse_overrides names it
+        cls, parts = Config, key.split(".")
+        for depth, part in enumerate(parts):
+            names = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
+            if part not in names:
+                where = ".".join(parts[:depth]) or "config"
+                known = f"; known in {where}: {', '.join(sorted(names))}" if names else \
+                    f" ({where} is a value, not a section)"
+                raise InputError(f"{item} (command-line override)", f"unknown key {part!r}{known}")
+            cls = typing.get_type_hints(cls)[part]
 
 
 def save_config(cfg, path):

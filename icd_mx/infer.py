@@ -17,7 +17,7 @@ from .data.voc import read_list
 from .engine.checkpoint import latest_checkpoint
 from .engine.trainer import get_contexts
 from .errors import InputError
-from .io import bind_outputs, file_digest, save_npy
+from .io import bind_outputs, check_outputs, file_digest, run_lock, save_npy
 from .train_icd import build_net
 
 logger = logging.getLogger(__name__)
@@ -54,12 +54,19 @@ def run_infer(cfg, progress=True, overwrite=False):
     """Write the score maps of ``cfg.infer.kinds`` for ``cfg.infer.split``; skip finished images.
 
     The scores folder is bound to the checkpoint and config (:func:`scores_record`): a
-    rerun with another checkpoint is refused unless ``overwrite``.
+    rerun with another checkpoint is refused unless ``overwrite``. The run folder is
+    locked for the stage; the folder is bound and ``config_infer.yaml`` written only once
+    the checkpoint and the images are accepted (docs/reliability.md).
 
     Returns
     -------
     dict with ``written``, ``skipped`` (already present) and ``checkpoint``.
     """
+    with run_lock(cfg.out_dir, "infer"):
+        return _run_infer(cfg, progress, overwrite)
+
+
+def _run_infer(cfg, progress, overwrite):
     import mxnet as mx
     from mxnet.gluon.utils import split_and_load
     from tqdm import tqdm
@@ -72,14 +79,18 @@ def run_infer(cfg, progress=True, overwrite=False):
     ckpt = resolve_checkpoint(cfg)
     if not os.path.isfile(ckpt):
         raise InputError(ckpt, "checkpoint not found")
-    bind_outputs(os.path.join(cfg.out_dir, "scores"), scores_record(cfg, ckpt), overwrite)
-    todo = [i for i in ids if not all(os.path.isfile(score_path(cfg.out_dir, k, i)) for k in kinds)]
+    folder, record = os.path.join(cfg.out_dir, "scores"), scores_record(cfg, ckpt)
+    replaced = check_outputs(folder, record, overwrite)  # a refusal writes nothing
+    todo = list(ids) if replaced else [i for i in ids if not all(os.path.isfile(score_path(cfg.out_dir, k, i))
+                                                                 for k in kinds)]
+    if todo:  # the inputs first: the checkpoint, then every image, superpixel map and XML
+        contexts = get_contexts(cfg.train.gpus)
+        net = build_net(cfg.model, contexts, ckpt, trained=True)
+        ds = ICDInferDataset(cfg.data, todo, cfg.model.max_superpixels)
+    bind_outputs(folder, record, overwrite)
     save_run_config(cfg, "infer")
     if not todo:
         return {"written": 0, "skipped": len(ids), "checkpoint": ckpt}
-    contexts = get_contexts(cfg.train.gpus)
-    net = build_net(cfg.model, contexts, ckpt, trained=True)
-    ds = ICDInferDataset(cfg.data, todo, cfg.model.max_superpixels)
     loader = make_loader(ds, cfg.infer.batch_size * len(contexts), num_workers=cfg.data.num_workers)
     bar = tqdm(total=len(ds), desc="scores", disable=not progress)
     for img, sp, label, index in loader:

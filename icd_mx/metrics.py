@@ -222,6 +222,9 @@ class PixelAP:
 def evaluate_seeds(layout, ids, seed_dir, progress=False):
     """mIoU of a folder of seed PNGs against ``layout.mask``.
 
+    Every mask must have its image's size and labels 0..20 or 255 (``voc.read_mask``);
+    every seed its mask's size. Anything else is an InputError naming the file.
+
     Returns
     -------
     dict
@@ -234,7 +237,8 @@ def evaluate_seeds(layout, ids, seed_dir, progress=False):
 
     m = SegmentationIoU()
     for id_ in tqdm(ids, desc=f"eval {seed_dir}", disable=not progress):
-        gt = voc.read_mask(layout.mask(id_))
+        # the mask is checked against its image first: a mask of the wrong size is named, not the seed
+        gt = voc.read_mask(layout.mask(id_), shape=voc.image_size(layout.image(id_)))
         m.update(gt, voc.read_mask(f"{seed_dir}/{id_}.png", gt.shape))
     acc, miou = m.get()
     return {"miou": 100 * miou, "miou_present": 100 * m.get(present_only=True)[1], "pixel_acc": 100 * acc,

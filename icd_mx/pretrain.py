@@ -21,7 +21,7 @@ from .cli import save_run_config
 from .data.synthetic import GENERATOR_VERSION, part_names, render_part_canvas
 from .engine.distributed import shard_batches
 from .engine.trainer import fit, get_contexts
-from .io import atomic_path
+from .io import atomic_path, run_lock
 
 logger = logging.getLogger(__name__)
 POOL_FILE = "patches.npz"
@@ -143,11 +143,12 @@ def init_path(cfg):
 def run_pretrain(cfg, resume=True):
     """Pre-train as ``cfg.pretrain`` says (width ``cfg.model.width``); return the init path."""
     run_dir = os.path.join(cfg.out_dir, "pretrain")
-    contexts = get_contexts(cfg.train.gpus)
-    save_run_config(cfg, "pretrain")
-    task = PretrainTask(cfg, contexts, run_dir)
-    out = fit(task, cfg.pretrain, run_dir, contexts, kvstore=cfg.train.kvstore, resume=resume)
-    path = init_path(cfg)
-    if not os.path.isfile(path):  # resumed after the last epoch: nothing was exported yet
-        task.export(out["checkpoint"])
-    return path
+    with run_lock(cfg.out_dir, "pretrain"):
+        contexts = get_contexts(cfg.train.gpus)
+        task = PretrainTask(cfg, contexts, run_dir)
+        out = fit(task, cfg.pretrain, run_dir, contexts, kvstore=cfg.train.kvstore, resume=resume,
+                  on_start=lambda epoch: save_run_config(cfg, "pretrain"))
+        path = init_path(cfg)
+        if not os.path.isfile(path):  # resumed after the last epoch: nothing was exported yet
+            task.export(out["checkpoint"])
+        return path

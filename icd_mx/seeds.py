@@ -57,16 +57,36 @@ def resize_maps(maps, h, w, size=513):
     return out
 
 
+def score_size(size=513):
+    """Side of the score maps of a ``size`` canvas: the three stride-2 poolings of the
+    network (3x3, pad 1) give ``(n - 1) // 2 + 1`` each (513 -> 65, 321 -> 41)."""
+    for _ in range(3):
+        size = (size - 1) // 2 + 1
+    return size
+
+
 def load_scores(path, n_present, h, w, size=513):
-    """Load one score file and resize it (:func:`resize_maps`); InputError on bad files."""
+    """Load one score file and resize it (:func:`resize_maps`).
+
+    The file must be what ``tools/infer.py`` writes (docs/architecture.md, "Score and
+    seed files"): float32 ``(n_present, s, s)`` with ``s = score_size(size)``, every value
+    finite; anything else is an InputError naming the file (docs/reliability.md).
+    """
     if not os.path.isfile(path):
         raise InputError(path, "score file not found (run tools/infer.py first)")
     try:
-        arr = np.load(path)
+        arr = np.load(path, allow_pickle=False)
     except Exception as e:
         raise InputError(path, f"not a readable .npy ({e.__class__.__name__})")
-    if arr.ndim != 3 or arr.shape[0] != n_present:
-        raise InputError(path, f"expected ({n_present}, h, w) scores of the present classes, got {arr.shape}")
+    side = score_size(size)
+    if arr.dtype != np.float32:
+        raise InputError(path, f"scores of dtype {arr.dtype}, expected float32")
+    if arr.shape != (n_present, side, side):
+        raise InputError(path, f"scores of shape {arr.shape}, expected ({n_present}, {side}, {side}): the "
+                               f"{n_present} present classes at the {size} canvas (data.infer_size)")
+    bad = int(arr.size - np.isfinite(arr).sum())
+    if bad:
+        raise InputError(path, f"{bad} non-finite score values (NaN or Inf); export the scores again")
     return resize_maps(arr, h, w, size)
 
 
@@ -334,9 +354,11 @@ def _needed_kinds(job, id_):
 def generate_seeds(job, ids, workers=1, progress=True, overwrite=False):
     """Run :class:`SeedJob` over ``ids`` in worker processes (resumable).
 
-    Score files are checked up front, so a missing file fails before any work with
-    one InputError naming it. Each variant's folders are bound to :func:`seeds_record`:
-    seeds made from other scores or settings are refused unless ``overwrite``.
+    The run folder (the parent of ``job.out_root``) is locked for the stage
+    (:func:`icd_mx.io.run_lock`). Score files are checked up front, so a missing file
+    fails before any work with one InputError naming it. Each variant's folders are bound
+    to :func:`seeds_record` once the inputs are checked: seeds made from other scores or
+    settings are refused unless ``overwrite``.
 
     Returns
     -------
@@ -348,17 +370,27 @@ def generate_seeds(job, ids, workers=1, progress=True, overwrite=False):
     InputError
         The first bad input met (by a worker or the up-front check).
     """
-    from .io import bind_outputs
+    from .io import run_lock
 
-    for v in job.variants:
-        for color in (False, True):
-            bind_outputs(os.path.dirname(job.out_path(v, "x", color)), seeds_record(job, v), overwrite)
-    todo = [i for i in ids if not job.done(i)]
+    with run_lock(os.path.dirname(os.path.abspath(job.out_root)), "seeds"):
+        return _generate_seeds(job, ids, workers, progress, overwrite)
+
+
+def _generate_seeds(job, ids, workers, progress, overwrite):
+    from .io import bind_outputs, check_outputs
+
+    folders = [(os.path.dirname(job.out_path(v, "x", color)), seeds_record(job, v))
+               for v in job.variants for color in (False, True)]
+    replaced = [check_outputs(folder, rec, overwrite) for folder, rec in folders]  # refuse before any write
+    todo = list(ids) if any(replaced) else [i for i in ids if not job.done(i)]
     for id_ in todo:
         for kind in _needed_kinds(job, id_):
             p = job.score_path(kind, id_)
             if not os.path.isfile(p):
                 raise InputError(p, "score file not found (run tools/infer.py first)")
+    for folder, rec in folders:
+        bind_outputs(folder, rec, overwrite)
+    todo = [i for i in ids if not job.done(i)]
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="seeds", disable=not progress)

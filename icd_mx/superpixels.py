@@ -492,13 +492,14 @@ def run_superpixels(layout, ids, cfg, features, workers=1, progress=True, overwr
 
     from .errors import InputError
 
-    from .io import bind_outputs
+    from .io import bind_outputs, check_outputs
 
-    bind_outputs(layout.superpixel_dir, superpixels_record(cfg), overwrite)
-    todo = [i for i in ids if not os.path.isfile(layout.superpixel(i))]
-    for i in todo:
+    replaced = check_outputs(layout.superpixel_dir, superpixels_record(cfg), overwrite)  # refuse, write nothing
+    for i in (ids if replaced else [i for i in ids if not os.path.isfile(layout.superpixel(i))]):
         if not os.path.isfile(layout.image(i)):
             raise InputError(layout.image(i), "image not found")
+    bind_outputs(layout.superpixel_dir, superpixels_record(cfg), overwrite)  # bound once the inputs are there
+    todo = [i for i in ids if not os.path.isfile(layout.superpixel(i))]
     job = SuperpixelJob(layout, cfg, features)
     bar = tqdm(total=len(todo), desc="superpixels", disable=not progress)
     gpus = list(cfg.gpus) if isinstance(features, VGGFeatures) else []

@@ -17,7 +17,7 @@ from .data.voc import CLASSES, read_image
 from .engine.distributed import shard_batches
 from .engine.trainer import fit, get_contexts
 from .errors import InputError
-from .io import save_png
+from .io import run_lock, save_png
 from .nn.icd import ICDNet
 from .nn.losses import td_warmup_iters
 from .viz import score_preview
@@ -97,12 +97,24 @@ class ICDTask:
         self.preview_ids = self._pick_previews(preview_count)
 
     def _pick_previews(self, count):
-        """A fixed handful of training images, multi-class ones included, for the previews."""
+        """A fixed handful of training images, multi-class ones included, for the previews.
+
+        They are drawn at the end of each epoch, before its checkpoint is committed, so an
+        image larger than ``data.infer_size`` is refused here, before any training."""
+        from .data.voc import image_size
+
         labels = np.asarray(self.dataset.labels)
         multi = [i for i in range(len(labels)) if labels[i].sum() > 1]
         single = [i for i in range(len(labels)) if labels[i].sum() == 1]
-        picked = single[: count - count // 2] + multi[: count // 2]
-        return [self.dataset.ids[i] for i in picked]
+        picked = [self.dataset.ids[i] for i in single[: count - count // 2] + multi[: count // 2]]
+        size = self.cfg.data.infer_size
+        for id_ in picked:
+            path = self.dataset.layout.image(id_)
+            h, w = image_size(path)
+            if max(h, w) > size:
+                raise InputError(path, f"image {h}x{w} is larger than the inference size {size} "
+                                       "(data.infer_size)")
+        return picked
 
     def train_loader(self, epoch, batch_size, shard=(0, 1)):
         """This worker's share of each global batch of ``epoch`` (drop the last partial batch)."""
@@ -154,8 +166,13 @@ class ICDTask:
 
 
 def run_train(cfg, resume=True):
-    """Train ICD as ``cfg`` says; return the engine's summary dict."""
-    contexts = get_contexts(cfg.train.gpus)
-    save_run_config(cfg, "train")
-    task = ICDTask(cfg, contexts)
-    return fit(task, cfg.train, cfg.out_dir, contexts, kvstore=cfg.train.kvstore, resume=resume)
+    """Train ICD as ``cfg`` says; return the engine's summary dict.
+
+    The run folder is locked for the stage, and ``config_train.yaml`` is written only once
+    the data, the init and the checkpoint to resume from are accepted (docs/reliability.md).
+    """
+    with run_lock(cfg.out_dir, "train"):
+        contexts = get_contexts(cfg.train.gpus)
+        task = ICDTask(cfg, contexts)
+        return fit(task, cfg.train, cfg.out_dir, contexts, kvstore=cfg.train.kvstore, resume=resume,
+                   on_start=lambda epoch: save_run_config(cfg, "train"))

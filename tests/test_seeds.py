@@ -136,7 +136,7 @@ def test_cam_scores_needed_only_where_read(tmp_path):
     scores.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in ids:
-        np.save(scores / f"{i}.npy", rng.standard_normal((n_labels[i], 9, 9)).astype(np.float32))
+        np.save(scores / f"{i}.npy", rng.standard_normal((n_labels[i], 65, 65)).astype(np.float32))
     job = seeds.SeedJob(layout, str(tmp_path / "scores"), str(tmp_path / "out"),
                         [seeds.parse_variant("raw", "icd_td")], SeedConfig())
     seeds.generate_seeds(job, single, progress=False)

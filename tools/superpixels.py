@@ -27,10 +27,13 @@ def body(args):
     ids = []
     for name in args.list or [cfg.data.train_list, cfg.data.val_list]:
         ids += [i for i in read_list(cfg.data.root, name) if i not in ids]
+    from icd_mx.io import run_lock
+
     features = superpixels.feature_source(cfg.superpixels)
-    stats = superpixels.run_superpixels(layout, ids, cfg.superpixels, features,
-                                        workers=cfg.superpixels.workers, progress=not args.quiet,
-                                        overwrite=args.overwrite)
+    with run_lock(layout.superpixel_dir, "superpixels"):  # the stage's output folder (docs/reliability.md)
+        stats = superpixels.run_superpixels(layout, ids, cfg.superpixels, features,
+                                            workers=cfg.superpixels.workers, progress=not args.quiet,
+                                            overwrite=args.overwrite)
     print(json.dumps(dict(stats, out=layout.superpixel_dir)))
 
 

@@ -15,14 +15,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from icd_mx.cli import load_stage_config, run_main, save_run_config, stage_parser  # noqa: E402
+from icd_mx.cli import load_stage_config, run_main, stage_parser  # noqa: E402
 
 
 def body(args, argv):
     cfg = load_stage_config(args)
     from icd_mx.seg.predict import run_test
 
-    save_run_config(cfg, "test_seg")
     command = " ".join(shlex.quote(a) for a in ["python", "tools/test_seg.py"] + argv)
     record = run_test(cfg, command, overwrite=args.overwrite)
     shown = {k: record.get(k) for k in ("split", "miou", "pixel_acc", "images", "predictions", "submission")

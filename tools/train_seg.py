@@ -12,14 +12,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from icd_mx.cli import load_stage_config, run_main, save_run_config, stage_parser  # noqa: E402
+from icd_mx.cli import load_stage_config, run_main, stage_parser  # noqa: E402
 
 
 def body(args):
     cfg = load_stage_config(args)  # sets OMP threads before MXNet is imported
     from icd_mx.seg.task import train_seg
 
-    save_run_config(cfg, "train_seg")
     result = train_seg(cfg, resume=not args.no_resume)
     print(f"done: {result.get('checkpoint')}")
 

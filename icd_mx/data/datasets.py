@@ -57,8 +57,8 @@ class _ICDBase(Dataset):
     def _scan(self, ids):
         """Check that every file exists and read the XML labels (fail early, icd-reference.md
         "Data conventions" for the label rule)."""
-        if not ids:
-            raise InputError(self.cfg.root, "the sample list is empty")
+        if not ids:  # a list file with no ids is refused by read_list, naming the file
+            raise InputError(self.cfg.root, "no sample ids given")
         paths = {i: (self.layout.image(i), self.layout.xml(i), self.layout.superpixel(i)) for i in ids}
         missing = [(i, p) for i in ids for p in paths[i] if not os.path.isfile(p)]
         if missing:

@@ -37,7 +37,7 @@ def _sbd_ids(sbd_root):
     for name in ("train", "val"):
         path = os.path.join(sbd_root, name + ".txt")
         if os.path.isfile(path):
-            ids += read_list(sbd_root, path)
+            ids += read_list(sbd_root, path, allow_empty=True)
     if not ids:
         cls_dir = os.path.join(sbd_root, "cls")
         if not os.path.isdir(cls_dir):
@@ -95,7 +95,7 @@ def check_root(root, lists=("train", "val", "train_aug"), superpixel_dir="superp
     report = {}
     for name in lists:
         try:
-            ids = read_list(root, layout.list_path(name))
+            ids = read_list(root, layout.list_path(name), allow_empty=True)
         except InputError:
             report[name] = {"ids": None}
             continue

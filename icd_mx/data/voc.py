@@ -87,19 +87,40 @@ class VOCLayout:
         return os.path.join(self.root, "ImageSets", "Segmentation", name + ".txt")
 
 
-def _parse_list(path):
-    ids = []
+def _parse_list(path, allow_empty=False):
+    ids, seen = [], {}
     with open(path) as f:
-        for line in f:
+        for number, line in enumerate(f, 1):
             parts = line.split()
             if parts:
                 # plain ids, or DeepLab-style "/JPEGImages/x.jpg /SegmentationClassAug/x.png" lines
-                ids.append(os.path.splitext(os.path.basename(parts[0]))[0])
+                id_ = os.path.splitext(os.path.basename(parts[0]))[0]
+                if id_ in seen:  # counted twice, it would weigh twice in training and in the mIoU
+                    raise InputError(path, f"id {id_!r} is listed twice (lines {seen[id_]} and {number}); "
+                                           "list each image once")
+                seen[id_] = number
+                ids.append(id_)
+    if not ids and not allow_empty:
+        raise InputError(path, "the list has no ids")
     return ids
 
 
-def read_list(root, name_or_path):
+def list_file(root, name_or_path):
+    """The file :func:`read_list` reads for ``name_or_path``; InputError when there is none."""
+    name_or_path = os.fspath(name_or_path)
+    candidates = [name_or_path] if os.sep in name_or_path or name_or_path.endswith(".txt") else []
+    candidates += [VOCLayout(root).list_path(name_or_path), os.path.join(LIST_DIR, name_or_path + ".txt")]
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    raise InputError(name_or_path, f"list not found (looked in {', '.join(candidates)})")
+
+
+def read_list(root, name_or_path, allow_empty=False):
     """Image ids of a list.
+
+    A list with an id twice, or (unless ``allow_empty``) with no id, is an InputError
+    naming the list file (docs/reliability.md, "Refusals").
 
     Parameters
     ----------
@@ -113,13 +134,7 @@ def read_list(root, name_or_path):
     -------
     list of str
     """
-    name_or_path = os.fspath(name_or_path)
-    candidates = [name_or_path] if os.sep in name_or_path or name_or_path.endswith(".txt") else []
-    candidates += [VOCLayout(root).list_path(name_or_path), os.path.join(LIST_DIR, name_or_path + ".txt")]
-    for path in candidates:
-        if os.path.isfile(path):
-            return _parse_list(path)
-    raise InputError(name_or_path, f"list not found (looked in {', '.join(candidates)})")
+    return _parse_list(list_file(root, name_or_path), allow_empty)
 
 
 def _check_file(path):
@@ -213,11 +228,13 @@ def _check_shape(path, arr, shape, what):
                                f"{shape[0]}x{shape[1]}")
 
 
-def read_mask(path, shape=None):
+def read_mask(path, shape=None, check_values=True):
     """Read a label map as ``HxW uint8``.
 
     Palette PNGs give their palette indices, gray PNGs their values (PIL). Other modes
     (RGB colour masks, 16-bit) raise InputError. If ``shape`` is given, the size must match.
+    With ``check_values``, a value other than 0..20 and 255 is an InputError naming them
+    (the mIoU would ignore such pixels silently).
     """
     _check_file(path)
     from PIL import Image
@@ -231,6 +248,13 @@ def read_mask(path, shape=None):
     if mask is None:
         raise InputError(path, f"mask mode {mode} is not a palette or single-channel 8-bit PNG")
     _check_shape(path, mask, shape, "mask")
+    if check_values:
+        counts = np.bincount(mask.ravel(), minlength=256)
+        bad = [v for v in np.flatnonzero(counts) if NUM_CLASSES < v < IGNORE]
+        if bad:
+            shown = ", ".join(str(v) for v in bad[:8]) + (" ..." if len(bad) > 8 else "")
+            raise InputError(path, f"label values {shown} outside 0..{NUM_CLASSES} and {IGNORE} "
+                                   f"({int(counts[bad].sum())} pixels)")
     return mask
 
 

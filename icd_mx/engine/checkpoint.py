@@ -8,7 +8,9 @@ Layout in ``<run_dir>/checkpoints/``::
 
 Each file goes through :func:`icd_mx.io.atomic_path`; the JSON is written last and is
 the commit mark: a checkpoint counts only when its JSON and both binary files exist,
-so a run killed while writing falls back to the previous epoch.
+so a run killed while writing falls back to the previous epoch. What a task derives
+from a checkpoint (the release export, previews, the epoch's logs) is written before
+the mark, so a committed epoch is never missing them (docs/reliability.md).
 """
 import glob
 import os
@@ -18,7 +20,7 @@ import re
 import numpy as np
 
 from ..errors import InputError
-from ..io import atomic_path, save_json
+from ..io import atomic_path, load_param_file, mx_error_text, save_json
 
 _NAME = re.compile(r"epoch-(\d+)\.json$")
 
@@ -44,7 +46,7 @@ def set_rng_state(state):
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
 
 
-def save_checkpoint(ckpt_dir, epoch, net, trainer, meta, keep=0):
+def save_checkpoint(ckpt_dir, epoch, net, trainer, meta, keep=0, before_commit=None):
     """Write the checkpoint of ``epoch``; the JSON meta last.
 
     Parameters
@@ -58,6 +60,8 @@ def save_checkpoint(ckpt_dir, epoch, net, trainer, meta, keep=0):
         JSON-serialisable; ``epoch`` is added.
     keep : int
         Keep only the newest ``keep`` checkpoints (0: all).
+    before_commit : callable, optional
+        ``before_commit(prefix)`` once the binaries are written, before the JSON meta.
 
     Returns
     -------
@@ -65,11 +69,19 @@ def save_checkpoint(ckpt_dir, epoch, net, trainer, meta, keep=0):
         The checkpoint prefix.
     """
     prefix = checkpoint_prefix(ckpt_dir, epoch)
-    with atomic_path(prefix + ".params") as tmp:
-        net.save_parameters(tmp)
-    with atomic_path(prefix + ".states") as tmp:
-        trainer.save_states(tmp)
-    save_json(prefix + ".json", dict(meta, epoch=epoch))
+    try:
+        with atomic_path(prefix + ".params") as tmp:
+            net.save_parameters(tmp)
+        with atomic_path(prefix + ".states") as tmp:
+            trainer.save_states(tmp)
+        if before_commit is not None:
+            before_commit(prefix)
+        save_json(prefix + ".json", dict(meta, epoch=epoch))
+    except BaseException:  # a failed write (a full disk): no half checkpoint is left beside the good ones
+        for path in (prefix + ".params", prefix + ".states"):
+            if os.path.exists(path) and not os.path.exists(prefix + ".json"):
+                os.remove(path)
+        raise
     if keep > 0:
         for old in list_checkpoints(ckpt_dir)[:-keep]:
             # the checkpoint and what tasks exported beside it (``<prefix>-release.params``)
@@ -120,13 +132,16 @@ def load_checkpoint(prefix, net, trainer, contexts):
         When a file is unreadable or does not match the network.
     """
     meta = load_meta(prefix)
+    load_param_file(prefix + ".params", "checkpoint parameter file")  # truncated or unreadable: said so
     try:
         net.load_parameters(prefix + ".params", ctx=contexts)
     except (AssertionError, RuntimeError, ValueError, KeyError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(prefix + ".params", f"does not match the network ({msg})")
+        raise InputError(prefix + ".params", f"does not match the network ({mx_error_text(e)})")
+    if os.path.getsize(prefix + ".states") == 0:
+        raise InputError(prefix + ".states", "empty trainer states file (0 bytes)")
     try:
         trainer.load_states(prefix + ".states")
     except Exception as e:  # pickle / MXNet errors have no common base
-        raise InputError(prefix + ".states", f"unreadable trainer states ({type(e).__name__}: {e})")
+        raise InputError(prefix + ".states", f"truncated or unreadable trainer states ({type(e).__name__}: "
+                                             f"{mx_error_text(e)})")
     return meta

@@ -56,8 +56,12 @@ class RunLogger:
         """Append a timestamped line to ``log.txt``."""
         if not self.enabled:
             return
-        with open(os.path.join(self.run_dir, "log.txt"), "a") as f:
-            f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + msg + "\n")
+        path = os.path.join(self.run_dir, "log.txt")
+        try:
+            with open(path, "a") as f:
+                f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + msg + "\n")
+        except OSError as e:  # a full disk names the log (docs/reliability.md)
+            raise OSError(e.errno, e.strerror or str(e), path) from None
 
     def row(self, values):
         """Add one metrics row and rewrite ``metrics.csv`` atomically."""

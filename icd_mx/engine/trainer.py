@@ -24,6 +24,7 @@ import time
 import typing
 
 from ..errors import InputError
+from ..io import remove_stale_temps
 from .checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import Reducer, barrier, create_kvstore, is_dist, worker_info
 from .logger import RunLogger
@@ -113,9 +114,10 @@ class Task(typing.Protocol):
     column - epoch, iter, lr, loss, img_s - is logged as ``task_<name>``).
 
     ``state_dict()`` / ``load_state_dict(d)``: extra JSON state (counters, sign-flip
-    state) saved in each checkpoint. Optional: ``on_epoch_end(epoch, run_dir)`` and
-    ``export(prefix)`` (e.g. the release's format), called on rank 0 after each
-    checkpoint.
+    state) saved in each checkpoint. Optional: ``export(prefix)`` (e.g. the release's
+    format) and ``on_epoch_end(epoch, run_dir)`` (previews), called on rank 0 once the
+    checkpoint's binaries are written and before its commit mark, so a committed epoch
+    always has them (docs/reliability.md, "Exact resume").
     """
 
     net: typing.Any
@@ -201,7 +203,7 @@ def make_trainer(params, opt, kv="device"):
     return gluon.Trainer(params, name, settings, kvstore=kv, update_on_kvstore=False)
 
 
-def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
+def fit(task, opt, run_dir, contexts, kvstore="device", resume=True, on_start=None):
     """Train ``task`` for ``opt.epochs`` epochs; resume from the newest checkpoint.
 
     Parameters
@@ -219,6 +221,9 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
         ``device``/``local`` (one machine) or ``dist_sync`` (started by tools/launch_dist.py).
     resume : bool
         Continue after the newest complete checkpoint in ``run_dir/checkpoints``.
+    on_start : callable, optional
+        ``on_start(first_epoch)`` on rank 0 once the checkpoint is loaded, before any
+        training (a stage saves its config there, so a refused resume leaves it as it was).
 
     Returns
     -------
@@ -252,6 +257,8 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
         run.trainer._init_params()
         barrier(run.kv)
     start = _resume(run) if resume else 0
+    if on_start is not None and run.rank == 0:
+        on_start(start)
     run.log = RunLogger(run_dir, start - 1, enabled=run.rank == 0)
     run.log.info(f"fit: epochs {start}..{opt.epochs - 1}, contexts {contexts}, kvstore {kvstore}, "
                  f"worker {run.rank}/{run.num_workers}, global batch {opt.batch_size}")
@@ -261,7 +268,10 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True):
 
 
 def _resume(run):
-    """Load the newest checkpoint; return the first epoch to run."""
+    """Load the newest checkpoint; return the first epoch to run. The temporary files of
+    a run killed while writing a checkpoint are removed first (rank 0)."""
+    if run.rank == 0 and os.path.isdir(run.ckpt_dir):
+        remove_stale_temps(run.ckpt_dir)
     prefix = latest_checkpoint(run.ckpt_dir)
     if prefix is None:
         return 0
@@ -354,10 +364,13 @@ def _end_epoch(run, epoch, lr, rows):
         return
     meta = {"iteration": run.iteration, "rng": rng_state(), "task": run.task.state_dict(),
             "history": run.history, "opt": _opt_dict(run.opt)}
+
+    def finish(prefix):  # everything of the epoch before its commit mark: a kill leaves none of it missing
+        if hasattr(run.task, "export"):
+            run.task.export(prefix)
+        if hasattr(run.task, "on_epoch_end"):
+            run.task.on_epoch_end(epoch, run.run_dir)
+        run.log.epoch_end({"epochs": run.history, "iteration": run.iteration, "checkpoint": prefix})
+
     run.last = save_checkpoint(run.ckpt_dir, epoch, run.task.net, run.trainer, meta,
-                               keep=getattr(run.opt, "keep_checkpoints", 0))
-    if hasattr(run.task, "export"):
-        run.task.export(run.last)
-    run.log.epoch_end({"epochs": run.history, "iteration": run.iteration, "checkpoint": run.last})
-    if hasattr(run.task, "on_epoch_end"):
-        run.task.on_epoch_end(epoch, run.run_dir)
+                               keep=getattr(run.opt, "keep_checkpoints", 0), before_commit=finish)

@@ -159,7 +159,9 @@ def run_test(cfg, command="", overwrite=False):
 
     Predictions go to ``<run>/pred/<split>[_crf]/<id>.png``, bound to the checkpoint and
     the test settings (predictions of another checkpoint are refused unless ``overwrite``,
-    :func:`icd_mx.io.bind_outputs`). A split whose ground-truth
+    :func:`icd_mx.io.bind_outputs`, once the checkpoint and the images are checked). The run
+    folder is locked (:func:`icd_mx.io.run_lock`) and the config saved as
+    ``config_test_seg.yaml`` after the checks (docs/reliability.md). A split whose ground-truth
     masks all exist is scored into ``<run>/eval/seg_<split>.json`` (schema of
     :mod:`icd_mx.report`, percent as ``tools/evaluate.py`` writes); a split named
     ``test*`` is also written in the VOC submission layout under ``<run>/results/...``
@@ -170,9 +172,17 @@ def run_test(cfg, command="", overwrite=False):
     dict
         The evaluation record (``miou`` None when not scored).
     """
+    from ..io import run_lock
+
+    with run_lock(cfg.out_dir, "test_seg"):
+        return _run_test(cfg, command, overwrite)
+
+
+def _run_test(cfg, command, overwrite):
+    from ..cli import save_run_config
     from ..engine.checkpoint import latest_checkpoint
     from ..engine.trainer import get_contexts
-    from ..io import bind_outputs, file_digest, save_json
+    from ..io import bind_outputs, file_digest, load_param_file, mx_error_text, save_json
     from ..nn.deeplab import get_deeplab
     from .submission import archive_submission
 
@@ -185,10 +195,11 @@ def run_test(cfg, command="", overwrite=False):
         raise InputError(params, "checkpoint params file not found")
     ctx = get_contexts(cfg.train.gpus)[0]
     net = get_deeplab(seg.backbone, seg.width, seg.resnet_layers, seg.frozen_bn)
+    load_param_file(params, "checkpoint parameter file")  # truncated or unreadable: said so
     try:
         net.load_parameters(params, ctx=ctx)
     except (AssertionError, RuntimeError, ValueError, KeyError) as e:
-        raise InputError(params, f"does not match the {seg.backbone} network ({str(e).splitlines()[0]})")
+        raise InputError(params, f"does not match the {seg.backbone} network ({mx_error_text(e)})")
     net.hybridize()
     name = os.path.splitext(os.path.basename(seg.split))[0]
     layout = VOCLayout(cfg.data.root)
@@ -196,7 +207,10 @@ def run_test(cfg, command="", overwrite=False):
     pred_dir = os.path.join(out, "pred", name + ("_crf" if seg.crf else ""))
     made_by = {"checkpoint": file_digest(params), "backbone": seg.backbone, "width": seg.width,
                "scales": list(seg.test_scales), "flip": seg.flip, "crf": seg.crf and list(seg.crf_params)}
-    if bind_outputs(pred_dir, made_by, overwrite) and is_test:
+    check_images(layout, split_ids(cfg.data.root, seg.split), seg.split)  # inputs first, then bind
+    replaced = bind_outputs(pred_dir, made_by, overwrite)  # refuses before writing anything
+    save_run_config(cfg, "test_seg")
+    if replaced and is_test:
         import shutil
 
         shutil.rmtree(os.path.join(out, "results"), ignore_errors=True)  # made from the replaced predictions

@@ -272,20 +272,25 @@ def train_seg(cfg, resume=True):
     """The segmentation training stage: DeepLab on ``seg.seeds`` for ``data.train_list``.
 
     Devices, KVStore, schedule, checkpoints, resume and logs are the engine's
-    (:func:`icd_mx.engine.trainer.fit`), in ``cfg.out_dir``.
+    (:func:`icd_mx.engine.trainer.fit`), in ``cfg.out_dir``, locked for the stage;
+    ``config_train_seg.yaml`` is written once the resume is accepted (docs/reliability.md).
 
     Returns
     -------
     dict
         :func:`~icd_mx.engine.trainer.fit`'s summary.
     """
+    from ..cli import save_run_config
     from ..engine.trainer import fit, get_contexts
+    from ..io import run_lock
 
-    contexts = get_contexts(cfg.train.gpus)
-    dataset = SegTrainDataset(cfg.data, cfg.seg, cfg.data.train_list)  # bad input fails before the net
-    net, report = build_seg_net(cfg.seg, contexts, cfg.seg.init)
-    if report is not None:
-        logger.info("init %s: %d loaded, missing %s", cfg.seg.init, report["loaded"], report["missing"])
-    net.hybridize()
-    task = SegTask(cfg, net, dataset)
-    return fit(task, seg_train_options(cfg), cfg.out_dir, contexts, cfg.train.kvstore, resume)
+    with run_lock(cfg.out_dir, "train_seg"):
+        contexts = get_contexts(cfg.train.gpus)
+        dataset = SegTrainDataset(cfg.data, cfg.seg, cfg.data.train_list)  # bad input fails before the net
+        net, report = build_seg_net(cfg.seg, contexts, cfg.seg.init)
+        if report is not None:
+            logger.info("init %s: %d loaded, missing %s", cfg.seg.init, report["loaded"], report["missing"])
+        net.hybridize()
+        task = SegTask(cfg, net, dataset)
+        return fit(task, seg_train_options(cfg), cfg.out_dir, contexts, cfg.train.kvstore, resume,
+                   on_start=lambda epoch: save_run_config(cfg, "train_seg"))

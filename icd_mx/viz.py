@@ -4,7 +4,8 @@
   header row naming the columns and a legend of the classes on the sheet;
 - :func:`score_sheet`: the per-epoch previews of training, image then each score map
   (CAM, BU, BU+SP, TD) of one present class per row, with a header, the class of each row
-  and a legend of the classes and of the two colour scales.
+  and a legend of the classes and of the two colour scales;
+- :func:`curve_figure`: ``metrics.csv`` rows as one panel per loss on its own scale.
 
 Label 255 ("undefined", docs/method.md "Data conventions") is drawn as a grey hatch
 (:data:`UNDEFINED`, :data:`HATCH`), unlike the VOC palette's cream, which reads as a class.
@@ -194,3 +195,64 @@ def score_sheet(items, title=None):
     if any(k != "cam" for k in keys):
         entries.append((_scale_key(True), "BU / TD: - .. 0 .. +"))
     return _sheet(body, entries, title)
+
+
+# The curve's panels: (columns, title); other numeric columns get a panel of their own.
+# L_bu is negative and unbounded below by design (docs/method.md "Bottom-up"), so it and the
+# total are drawn apart from L_cam and L_td, each on its own scale.
+PANELS = [
+    (["loss_cam"], "L_cam (classification)"),
+    (["loss_bu"], "L_bu (bottom-up; negative by design)"),
+    (["loss_td"], "L_td (top-down)"),
+    (["loss"], "total loss"),
+    (["lr"], "learning rate"),
+    (["acc"], "image-label accuracy (logit > 0)"),
+    (["bu_min", "bu_max"], "BU score range"),
+    (["td_weight"], "w_td (TD warm-up)"),
+]
+NOT_PLOTTED = ("epoch", "iter", "img_s", "task_loss")
+
+
+def curve_figure(rows, columns):
+    """The training curve: one panel per loss and metric of ``rows`` against the iteration.
+
+    ``rows`` are ``metrics.csv`` rows (dicts); ``columns`` their names in order. Returns the
+    matplotlib Figure (Agg); dotted lines mark the epoch ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    total = "total: L_cam + L_bu + w_td L_td" if "loss_bu" in columns else "total loss"
+    panels = [(cols, total if cols == ["loss"] else title) for cols, title in PANELS
+              if any(c in columns for c in cols)]
+    used = {c for cols, _ in panels for c in cols}
+    panels += [([c], c) for c in columns if c not in used and c not in NOT_PLOTTED]
+    ncols = 2 if len(panels) > 3 else 1
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 2.2 * nrows), sharex=True, squeeze=False)
+    x = [r["iter"] for r in rows]
+    ends = [r["iter"] for r, nxt in zip(rows, rows[1:]) if nxt.get("epoch") != r.get("epoch")]
+    for ax, (cols, title) in zip(axes.flat, panels):
+        for c in cols:
+            ax.plot(x, [r.get(c, float("nan")) for r in rows], lw=1, marker="." if len(x) < 40 else None,
+                    label=c if len(cols) > 1 else None)
+        for e in ends:
+            ax.axvline(e, color="0.6", ls=":", lw=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel(cols[0] if len(cols) == 1 else "score", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if len(cols) > 1:
+            ax.legend(fontsize=7)
+    for ax in axes.flat[len(panels):]:
+        ax.remove()
+    for j in range(ncols):  # the lowest panel of each column shows the iterations
+        ax = [a for a in axes[:, j] if a in fig.axes][-1]
+        ax.xaxis.set_tick_params(labelbottom=True)
+        ax.set_xlabel("iteration", fontsize=8)
+    fig.suptitle("training curve (dotted: epoch ends)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -3,7 +3,7 @@ label 255 as a grey hatch, and the training curve as one panel per loss."""
 import numpy as np
 
 from icd_mx.data.voc import palette
-from icd_mx.viz import HATCH, UNDEFINED, colorize, score_sheet, seed_sheet
+from icd_mx.viz import HATCH, UNDEFINED, colorize, curve_figure, score_sheet, seed_sheet
 
 H, W = 40, 50
 VOC = palette()[:21]  # background and the 20 classes
@@ -61,3 +61,25 @@ def test_score_sheet_rows_per_present_class_with_header_and_legend():
     for label in (1, 15, 7):  # aeroplane, person, car
         assert tuple(VOC[label]) in legend
     assert tuple(VOC[2]) not in legend
+
+
+def metrics_rows(columns, n=6, per_epoch=3):
+    return [dict({c: float(i + 1) for c in columns}, epoch=i // per_epoch, iter=i + 1) for i in range(n)]
+
+
+def test_curve_has_one_panel_per_loss_on_its_own_scale():
+    import matplotlib.pyplot as plt
+
+    icd = ["epoch", "iter", "lr", "loss", "loss_cam", "loss_bu", "loss_td", "acc", "bu_min", "bu_max",
+           "td_weight", "task_loss", "img_s"]  # task_loss: a metrics.csv written before it was dropped
+    fig = curve_figure(metrics_rows(icd), icd)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 8 and titles[:4] == ["L_cam (classification)", "L_bu (bottom-up; negative by design)",
+                                                 "L_td (top-down)", "total: L_cam + L_bu + w_td L_td"]
+    assert not any("task_loss" in t or "img_s" in t for t in titles)
+    assert all(ax.get_ylabel() for ax in fig.axes) and fig.axes[-1].get_xlabel() == "iteration"
+    plt.close(fig)
+    seg = ["epoch", "iter", "lr", "loss", "labelled", "img_s"]
+    fig = curve_figure(metrics_rows(seg), seg)
+    assert [ax.get_title() for ax in fig.axes] == ["total loss", "learning rate", "labelled"]
+    plt.close(fig)

@@ -17,8 +17,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 from .io import save_json, save_png, save_text
 
 TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
@@ -119,16 +117,15 @@ def render_markdown(summary):
 
 def write_previews(cfg, path, count=6):
     """Image | ground truth | each seed variant, for a few training images."""
-    from .data.voc import VOCLayout, palette, read_image, read_list, read_mask
-    from .viz import grid
+    from .data.voc import VOCLayout, read_image, read_list, read_mask
+    from .viz import seed_sheet
 
     layout = VOCLayout(cfg.data.root)
-    pal = palette()
     rows = []
     for id_ in read_list(cfg.data.root, cfg.seeds.split)[:count]:
-        row = [read_image(layout.image(id_)), pal[read_mask(layout.mask(id_))]]
+        masks = [read_mask(layout.mask(id_))]
         for v, _ in VARIANTS:
-            row.append(pal[read_mask(os.path.join(cfg.out_dir, "seeds", v, id_ + ".png"))])
-        h = max(t.shape[0] for t in row)
-        rows.append([np.pad(t, ((0, h - t.shape[0]), (0, 0), (0, 0)), constant_values=255) for t in row])
-    save_png(path, grid(rows))
+            masks.append(read_mask(os.path.join(cfg.out_dir, "seeds", v, id_ + ".png")))
+        rows.append((read_image(layout.image(id_)), masks))
+    save_png(path, seed_sheet(rows, ["image", "ground truth", "CAM", "BU", "BU+SP", "TD", "TD+CRF"],
+                              title=f"seeds on {cfg.seeds.split} (docs/method.md, Seeds)"))

@@ -13,14 +13,14 @@ import numpy as np
 from .cli import save_run_config
 from .compat.release import export_release, load_params
 from .data.datasets import ICDInferDataset, ICDTrainDataset, make_loader
-from .data.voc import CLASSES, read_image
+from .data.voc import read_image
 from .engine.distributed import shard_batches
 from .engine.trainer import fit, get_contexts
 from .errors import InputError
 from .io import run_lock, save_png
 from .nn.icd import ICDNet
 from .nn.losses import td_warmup_iters
-from .viz import score_preview
+from .viz import score_sheet
 
 logger = logging.getLogger(__name__)
 
@@ -158,11 +158,9 @@ class ICDTask:
             hh, ww = int(np.ceil(h / stride)), int(np.ceil(w / stride))
             maps = {k: v[0].asnumpy()[present, :hh, :ww] for k, v in outs.items()}
             rgb = read_image(ds.layout.image(ds.ids[i]))
-            tiles.append(score_preview(rgb, maps, [CLASSES[c] for c in present]))
-        width = max(t.shape[1] for t in tiles)
-        sheet = np.concatenate([np.pad(t, ((0, 4), (0, width - t.shape[1]), (0, 0)), constant_values=255)
-                                for t in tiles], axis=0)
-        save_png(os.path.join(run_dir, "previews", f"epoch-{epoch:04d}.png"), sheet)
+            tiles.append((rgb, maps, present))
+        save_png(os.path.join(run_dir, "previews", f"epoch-{epoch:04d}.png"),
+                 score_sheet(tiles, title=f"epoch {epoch}: score maps of each present class"))
 
 
 def run_train(cfg, resume=True):

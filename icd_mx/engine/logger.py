@@ -3,7 +3,7 @@
 - ``log.txt``: timestamped text lines (appended; a resumed run continues it);
 - ``metrics.csv``: one row per log interval: ``epoch, iter, lr, loss, <task metrics>, img_s``;
 - ``metrics.json``: per-epoch means and the run's state (rewritten each epoch);
-- ``curve.png``: loss and metrics against the iteration (matplotlib Agg), each epoch.
+- ``curve.png``: one panel per loss and metric against the iteration (matplotlib Agg), each epoch.
 
 Rows of an epoch that was not checkpointed (a killed run) are dropped on resume, so
 the CSV of a resumed run matches an uninterrupted one. Only rank 0 writes
@@ -84,25 +84,15 @@ class RunLogger:
         self.plot(os.path.join(self.run_dir, "curve.png"))
 
     def plot(self, path):
-        """Plot every numeric column against the global iteration."""
+        """Write the training curve: one panel per loss and metric (:func:`icd_mx.viz.curve_figure`)."""
         if not self.rows:
             return
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         from ..io import atomic_path
+        from ..viz import curve_figure
 
-        names = [c for c in self.columns if c not in ("epoch", "iter", "img_s")]
-        fig, axes = plt.subplots(len(names), 1, figsize=(6, 1.8 * len(names)), sharex=True, squeeze=False)
-        x = [r["iter"] for r in self.rows]
-        for ax, name in zip(axes[:, 0], names):
-            ax.plot(x, [r.get(name, float("nan")) for r in self.rows], lw=1)
-            ax.set_ylabel(name, fontsize=8)
-            ax.grid(alpha=0.3)
-        axes[-1, 0].set_xlabel("iteration")
-        fig.tight_layout()
+        fig = curve_figure(self.rows, self.columns)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=80, format="png")
         plt.close(fig)

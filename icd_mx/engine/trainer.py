@@ -110,8 +110,9 @@ class Task(typing.Protocol):
     tuple per context and returns ``(losses, metrics)``: one loss NDArray per context,
     the SUM over that context's samples (fit divides by the global batch), and
     ``{name: NDArray}`` (scalar, or a list per context) for the log, averaged over the
-    iterations of a log interval on this worker (a name that clashes with an engine
-    column - epoch, iter, lr, loss, img_s - is logged as ``task_<name>``).
+    iterations of a log interval on this worker (a metric named ``loss`` is the task's own
+    copy of the engine's ``loss`` column and is not logged twice; another name that clashes
+    with an engine column - epoch, iter, lr, img_s - is logged as ``task_<name>``).
 
     ``state_dict()`` / ``load_state_dict(d)``: extra JSON state (counters, sign-flip
     state) saved in each checkpoint. Optional: ``export(prefix)`` (e.g. the release's
@@ -343,6 +344,8 @@ def _flush(run, meter, epoch, lr, t0):
         raise NonFiniteLossError(msg)
     row = {"epoch": epoch, "iter": run.iteration, "lr": lr, "loss": loss}
     for name, value in meter.metrics.items():  # a task metric never hides an engine column
+        if name == "loss":  # the task's copy of the column above, on this worker only
+            continue
         row[f"task_{name}" if name in row or name == "img_s" else name] = float(value.asscalar()) / meter.iters
     row["img_s"] = meter.samples * run.num_workers / max(time.time() - t0, 1e-9)
     row["_iters"] = meter.iters

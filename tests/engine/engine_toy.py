@@ -84,7 +84,8 @@ class ToyTask:
                 err = err * float("nan")
             losses.append(err.sum())
             errs.append(err.mean())
-        return losses, {"mse": errs, "lr": mx.nd.array([step.lr])}
+        # "loss" repeats the engine's column (never logged twice); "lr" clashes with one (task_lr)
+        return losses, {"mse": errs, "lr": mx.nd.array([step.lr]), "loss": errs}
 
     def state_dict(self):
         return {"state": self.state.asnumpy().tolist()}

@@ -1,21 +1,63 @@
 """Typed configuration: a YAML file plus ``section.key=value`` overrides.
 
-Every stage takes one :class:`Config`. Defaults are the release's (icd-reference.md);
+Every stage takes one :class:`Config`. Defaults are the release's (docs/method.md);
 a run folder keeps the resolved config (``config.yaml``) next to its outputs.
+
+The field types are the one statement of what a key accepts: a ``typing.Literal`` lists
+the allowed words (other modules read them with ``typing.get_args``), and every number
+declares its interval with :func:`ranged`. An error names the file or the override that
+set the bad key.
 
 Usage::
 
     cfg = load_config("configs/voc_vgg16_icd.yaml", ["train.lr=0.01", "train.gpus=[0,1]"])
     save_config(cfg, "runs/x/config.yaml")
 """
+import copy
 import dataclasses
+import math
 import os
 import typing
 from dataclasses import dataclass, field
+from typing import List, Literal
 
 import yaml
 
 from .errors import InputError
+
+ScoreKind = Literal["cam", "icd_bu", "icd_bu_sp", "icd_td"]  # the exported score maps (docs/architecture.md)
+SeedMode = Literal["raw", "crf", "sal", "cam_thr"]          # seed variants (docs/method.md, "Seeds")
+Optimizer = Literal["sgd", "adam"]
+
+POS = "(0, inf)"        # intervals for ranged(), written as in maths
+NONNEG = "[0, inf)"
+FRACTION = "[0, 1)"     # momenta, dropout, thresholds on scores normalised to [-1, 1]
+
+
+def _interval(text):
+    """``"[0, 1)"`` -> (lo, hi, lo_closed, hi_closed)."""
+    lo, hi = (float(x) for x in text[1:-1].split(","))
+    return lo, hi, text[0] == "[", text[-1] == "]"
+
+
+def ranged(default, interval):
+    """A numeric field whose value (each item, for a list) must lie in ``interval``
+    (``"(0, inf)"``, ``"[0, 1)"``, ...); :func:`validate` checks it."""
+    _interval(interval)  # a typo fails at import
+    meta = {"range": interval}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _refusal(value, interval):
+    """None if ``value`` lies in ``interval``, else why not (``"-1 is not > 0"``)."""
+    lo, hi, lo_closed, hi_closed = _interval(interval)
+    if (value > lo or (lo_closed and value == lo)) and (value < hi or (hi_closed and value == hi)):
+        return None
+    if math.isinf(hi):
+        return f"{value:g} is not {'>=' if lo_closed else '>'} {lo:g}"
+    return f"{value:g} is not in {interval}"
 
 
 @dataclass
@@ -26,119 +68,119 @@ class DataConfig:
     test_list: str = "test"
     superpixel_dir: str = "superpixels"  # relative to root unless absolute
     saliency_dir: str = ""              # empty: no saliency
-    crop_size: int = 321                # icd-reference.md "Training augmentation"
-    scales: typing.List[float] = field(default_factory=lambda: [0.5, 0.75, 1.0, 1.25, 1.5])
-    infer_size: int = 513               # icd-reference.md "Inference"
-    num_workers: int = 2
-    on_bad_sample: str = "error"        # error | skip
+    crop_size: int = ranged(321, POS)   # docs/method.md "Training augmentation"
+    scales: List[float] = ranged([0.5, 0.75, 1.0, 1.25, 1.5], POS)
+    infer_size: int = ranged(513, POS)  # docs/method.md "Inference"
+    num_workers: int = ranged(2, NONNEG)  # 0: load in the main process
+    on_bad_sample: Literal["error", "skip"] = "error"
 
 
 @dataclass
 class ModelConfig:
-    mode: str = "icd"                   # icd | cam (the CAM-only baseline)
-    width: float = 1.0                  # VGG16 channel multiplier (1/4, 1/8 for CPU configs)
-    bu_feature: str = "conv5"           # conv4 | conv5 | fc6 | concat (Table 5)
-    bu_loss: str = "bu"                 # bu | abs | sig (Table 4)
-    td_structure: str = "c"             # a | b | c | d (Table 6)
-    bn_beta: str = "learn"              # learn (release) | zero (paper's reading)
-    grad_scale: float = 10.0            # L_bu scale
-    signflip_momentum: float = 0.9
-    signflip_sync: str = "global"       # global (one update from all devices) | per_device (the release)
-    td_threshold: float = 0.2           # confidence mask of the TD target
-    td_warmup_epochs: float = 2.0
-    max_superpixels: int = 65           # <= 64 merged superpixels + the padding id
-    dropout: float = 0.5
+    mode: Literal["icd", "cam"] = "icd"  # cam: the CAM-only baseline
+    width: float = ranged(1.0, POS)     # VGG16 channel multiplier (1/4, 1/8 for CPU configs)
+    bu_feature: Literal["conv4", "conv5", "fc6", "concat"] = "conv5"  # Table 5
+    bu_loss: Literal["bu", "abs", "sig"] = "bu"                       # Table 4
+    td_structure: Literal["a", "b", "c", "d"] = "c"                   # Table 6
+    bn_beta: Literal["learn", "zero"] = "learn"  # learn (release) | zero (paper's reading)
+    grad_scale: float = ranged(10.0, POS)  # L_bu scale
+    signflip_momentum: float = ranged(0.9, FRACTION)
+    signflip_sync: Literal["global", "per_device"] = "global"  # one update from all devices | the release
+    td_threshold: float = ranged(0.2, FRACTION)  # confidence mask of the TD target, on |normalised S'|
+    td_warmup_epochs: float = ranged(2.0, NONNEG)
+    max_superpixels: int = ranged(65, "[2, inf)")  # <= 64 merged superpixels + the padding id
+    dropout: float = ranged(0.5, FRACTION)
     init: str = ""                      # params file: ours, the release's, or VGG16 "20M"
-    scratch_dirac: float = 0.0          # no init file: backbone convs start as identity + this x He noise
+    scratch_dirac: float = ranged(0.0, NONNEG)  # no init file: backbone convs start as identity + this x He noise
 
 
 @dataclass
 class TrainConfig:
-    gpus: typing.List[int] = field(default_factory=list)  # empty: CPU
-    kvstore: str = "device"             # device | local | dist_sync
-    batch_size: int = 32                # global batch (icd-reference.md "Optimisation")
-    epochs: int = 20
-    lr: float = 1e-3
-    lr_power: float = 0.9
-    momentum: float = 0.9
-    wd: float = 5e-4
-    seed: int = 0
-    optimizer: str = "sgd"              # sgd (the release) | adam (only for from-scratch CPU runs)
-    log_interval: int = 10              # iterations
-    max_iters_per_epoch: int = 0        # 0: the whole list (for smoke runs)
-    keep_checkpoints: int = 0           # keep the newest N epoch checkpoints; 0: all
+    gpus: List[int] = ranged([], NONNEG)  # empty: CPU
+    kvstore: Literal["device", "local", "dist_sync"] = "device"
+    batch_size: int = ranged(32, POS)   # global batch (docs/method.md "Optimisation")
+    epochs: int = ranged(20, POS)
+    lr: float = ranged(1e-3, POS)
+    lr_power: float = ranged(0.9, NONNEG)
+    momentum: float = ranged(0.9, FRACTION)
+    wd: float = ranged(5e-4, NONNEG)
+    seed: int = ranged(0, NONNEG)
+    optimizer: Optimizer = "sgd"        # sgd (the release) | adam (only for from-scratch CPU runs)
+    log_interval: int = ranged(10, POS)  # iterations
+    max_iters_per_epoch: int = ranged(0, NONNEG)  # 0: the whole list (for smoke runs)
+    keep_checkpoints: int = ranged(0, NONNEG)     # keep the newest N epoch checkpoints; 0: all
 
 
 @dataclass
 class PretrainConfig(TrainConfig):
     """Backbone pre-training on generated patches (icd_mx.pretrain), the CPU demo's
     stand-in for ImageNet; the optimiser fields are TrainConfig's."""
-    patches: int = 3000                 # canvases, rendered once (cached in the run folder), flipped/rotated
-    patch_size: int = 96
-    classes: int = 20                   # heads of the first N VOC classes
-    batch_size: int = 32
-    epochs: int = 12
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    log_interval: int = 20
-    render_workers: int = 2
+    patches: int = ranged(3000, POS)    # canvases, rendered once (cached in the run folder), flipped/rotated
+    patch_size: int = ranged(96, POS)
+    classes: int = ranged(20, "[1, 20]")  # heads of the first N VOC classes
+    batch_size: int = ranged(32, POS)
+    epochs: int = ranged(12, POS)
+    lr: float = ranged(1e-3, POS)
+    optimizer: Optimizer = "adam"
+    log_interval: int = ranged(20, POS)
+    render_workers: int = ranged(2, NONNEG)
 
 
 @dataclass
 class SuperpixelConfig:
-    sigma: float = 0.8                  # icd-reference.md "Superpixels"
-    k: float = 75.0
-    min_size: int = 75
-    max_regions: int = 64
+    sigma: float = ranged(0.8, NONNEG)  # docs/method.md "Superpixels"
+    k: float = ranged(75.0, POS)
+    min_size: int = ranged(75, NONNEG)
+    max_regions: int = ranged(64, POS)
     adjacent_only: bool = False         # the paper's wording (Selective Search)
-    feature_size: int = 513
-    feature_width: float = 1.0
+    feature_size: int = ranged(513, POS)
+    feature_width: float = ranged(1.0, POS)
     feature_params: str = ""            # ImageNet VGG16 params (ours, release or 20M)
-    features: str = "vgg"               # vgg (the paper: ImageNet VGG16 conv5_3) | color (CPU demo stand-in)
-    workers: int = 2                    # processes (FH + merge on the CPU; with gpus, shared round-robin)
-    gpus: typing.List[int] = field(default_factory=list)  # feature net devices; empty: the CPU
-    batch_size: int = 4                 # images per feature-net batch (vgg)
+    features: Literal["vgg", "color"] = "vgg"  # the paper: ImageNet VGG16 conv5_3 | the CPU demo's stand-in
+    workers: int = ranged(2, NONNEG)    # processes (FH + merge on the CPU; with gpus, shared round-robin)
+    gpus: List[int] = ranged([], NONNEG)  # feature net devices; empty: the CPU
+    batch_size: int = ranged(4, POS)    # images per feature-net batch (vgg)
 
 
 @dataclass
 class InferConfig:
     checkpoint: str = ""                # default: the run's last checkpoint
-    kinds: typing.List[str] = field(default_factory=lambda: ["cam", "icd_bu", "icd_bu_sp", "icd_td"])
+    kinds: List[ScoreKind] = field(default_factory=lambda: list(typing.get_args(ScoreKind)))
     split: str = "train_aug"
-    batch_size: int = 1
+    batch_size: int = ranged(1, POS)
 
 
 @dataclass
 class SeedConfig:
-    score: str = "icd_td"               # cam | icd_bu | icd_bu_sp | icd_td
+    score: ScoreKind = "icd_td"
     crf: bool = True
     saliency: bool = False
-    cam_threshold: float = 0.2          # CAM-baseline seeds
+    cam_threshold: float = ranged(0.2, FRACTION)  # CAM-baseline seeds, on CAMs normalised to [0, 1]
     split: str = "train_aug"
-    workers: int = 2
-    variants: typing.List[str] = field(default_factory=list)  # [<kind>:]raw|crf|sal|cam_thr; empty: from crf/saliency
-    crf_confidence: float = 0.5         # seed-label probability of the CRF unary (release)
-    crf_rest: float = 0.0               # mass on each other label; 0: (1 - crf_confidence) / 21, the
+    workers: int = ranged(2, NONNEG)
+    variants: List[str] = field(default_factory=list)  # [<kind>:]<mode> (ScoreKind, SeedMode); empty: from crf/saliency
+    crf_confidence: float = ranged(0.5, "(0, 1]")  # seed-label probability of the CRF unary (release)
+    crf_rest: float = ranged(0.0, FRACTION)  # mass on each other label; 0: (1 - crf_confidence) / 21, the
     #                                     release's (docs/method.md, "Seeds")
 
 
 @dataclass
 class SegConfig:
-    backbone: str = "vgg16"             # vgg16 | resnet101
+    backbone: Literal["vgg16", "resnet101"] = "vgg16"
     seeds: str = ""                     # folder of seed PNGs
     init: str = ""
-    crop_size: int = 321
-    scales: typing.List[float] = field(default_factory=lambda: [0.5, 0.75, 1.0, 1.25, 1.5])
-    batch_size: int = 16
-    epochs: int = 20
-    lr: float = 5e-4
-    test_scales: typing.List[float] = field(default_factory=lambda: [0.75, 1.0, 1.25])
+    crop_size: int = ranged(321, POS)
+    scales: List[float] = ranged([0.5, 0.75, 1.0, 1.25, 1.5], POS)
+    batch_size: int = ranged(16, POS)
+    epochs: int = ranged(20, POS)
+    lr: float = ranged(5e-4, POS)
+    test_scales: List[float] = ranged([0.75, 1.0, 1.25], POS)
     flip: bool = True
     crf: bool = False
-    crf_params: typing.List[float] = field(default_factory=lambda: [3.0, 3.0, 121.0, 5.0, 4.0])  # DeepLab-LargeFOV:
+    crf_params: List[float] = ranged([3.0, 3.0, 121.0, 5.0, 4.0], POS)  # DeepLab-LargeFOV:
     #                                     Gaussian sxy, compat; bilateral sxy, srgb, compat (icd_mx.seg.predict)
-    width: float = 1.0                  # channel multiplier (1/8 for CPU tests and the mini-VOC)
-    resnet_layers: typing.List[int] = field(default_factory=lambda: [3, 4, 23, 3])  # ResNet-101
+    width: float = ranged(1.0, POS)     # channel multiplier (1/8 for CPU tests and the mini-VOC)
+    resnet_layers: List[int] = ranged([3, 4, 23, 3], POS)  # ResNet-101
     frozen_bn: bool = True              # ResNet BN on moving statistics (DeepLab's practice)
     checkpoint: str = ""                # test_seg: params file; default: the run's newest checkpoint
     split: str = "val"                  # test_seg: list to predict (val is scored, test -> submission)
@@ -148,7 +190,7 @@ class SegConfig:
 class Config:
     name: str = "run"
     run_dir: str = ""                   # default: runs/<name>
-    threads: int = 0                    # OMP threads; 0: all cores
+    threads: int = ranged(0, NONNEG)    # OMP threads; 0: all cores
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -164,23 +206,6 @@ class Config:
         return self.run_dir or os.path.join("runs", self.name)
 
 
-CHOICES = {
-    "model.mode": ("icd", "cam"),
-    "model.bu_feature": ("conv4", "conv5", "fc6", "concat"),
-    "model.bu_loss": ("bu", "abs", "sig"),
-    "model.td_structure": ("a", "b", "c", "d"),
-    "model.bn_beta": ("learn", "zero"),
-    "model.signflip_sync": ("global", "per_device"),
-    "train.kvstore": ("device", "local", "dist_sync"),
-    "train.optimizer": ("sgd", "adam"),
-    "pretrain.optimizer": ("sgd", "adam"),
-    "data.on_bad_sample": ("error", "skip"),
-    "seeds.score": ("cam", "icd_bu", "icd_bu_sp", "icd_td"),
-    "superpixels.features": ("vgg", "color"),
-    "seg.backbone": ("vgg16", "resnet101"),
-}
-
-
 def _coerce(value, tp, where):
     origin = typing.get_origin(tp)
     if origin in (list, typing.List):
@@ -188,6 +213,11 @@ def _coerce(value, tp, where):
             raise InputError(where, f"expected a list, got {value!r}")
         (item,) = typing.get_args(tp)
         return [_coerce(v, item, where) for v in value]
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if isinstance(value, str) and value in allowed:
+            return value
+        raise InputError(where, f"{value!r} is not one of {', '.join(allowed)}")
     if tp is bool:
         if not isinstance(value, bool):
             raise InputError(where, f"expected true/false, got {value!r}")
@@ -204,7 +234,8 @@ def _coerce(value, tp, where):
 
 
 def from_dict(cls, data, where="config"):
-    """Build dataclass ``cls`` from a dict, rejecting unknown keys and bad types."""
+    """Build dataclass ``cls`` from a dict, rejecting unknown keys, bad types and words
+    outside a field's ``Literal``; the error's path is the dotted key."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -213,27 +244,40 @@ def from_dict(cls, data, where="config"):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise InputError(where, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        raise InputError(_key(where, unknown[0]), f"unknown key {unknown[0]!r}; known in {where}: "
+                                                  f"{', '.join(sorted(names))}")
     kwargs = {}
     for key, value in data.items():
         tp = hints[key]
-        sub = f"{where}.{key}" if where != "config" else key
         if dataclasses.is_dataclass(tp):
-            kwargs[key] = from_dict(tp, value, sub)
+            kwargs[key] = from_dict(tp, value, _key(where, key))
         else:
-            kwargs[key] = _coerce(value, tp, sub)
+            kwargs[key] = _coerce(value, tp, _key(where, key))
     return cls(**kwargs)
 
 
+def _key(where, name):
+    return f"{where}.{name}" if where != "config" else name
+
+
+def _ranged_values(obj, where="config"):
+    """(dotted key, value, interval) of every field of ``obj`` and its sections that declares a range."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _ranged_values(value, _key(where, f.name))
+        elif "range" in f.metadata:
+            yield _key(where, f.name), value, f.metadata["range"]
+
+
 def validate(cfg):
-    """Check enumerated options; raise InputError naming the key."""
-    for key, allowed in CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
-        if value not in allowed:
-            raise InputError(key, f"{value!r} is not one of {', '.join(allowed)}")
-    if cfg.data.crop_size <= 0 or cfg.train.batch_size <= 0 or cfg.train.epochs <= 0:
-        raise InputError("config", "crop_size, batch_size and epochs must be positive")
+    """Check every declared range and the rules between keys; raise InputError naming the key."""
+    for key, value, interval in _ranged_values(cfg):
+        items = value if isinstance(value, list) else [value]
+        for v in items:
+            why = _refusal(v, interval)
+            if why:
+                raise InputError(key, f"{why} (in {value})" if isinstance(value, list) else why)
     if cfg.superpixels.max_regions >= cfg.model.max_superpixels:
         raise InputError("superpixels.max_regions", f"{cfg.superpixels.max_regions} merged superpixels need "
                          f"model.max_superpixels >= {cfg.superpixels.max_regions + 1} (one more id for padding)")
@@ -266,7 +310,7 @@ def _merge(base, extra):
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value)
         else:
-            base[key] = value
+            base[key] = copy.deepcopy(value)
     return base
 
 
@@ -274,31 +318,44 @@ def load_config(path=None, overrides=None):
     """Load YAML config(s) and apply overrides.
 
     ``path`` is None (the defaults), one file, or a list of files merged in order
-    (e.g. the VOC config, then an ablation file that changes one option).
+    (e.g. the VOC config, then an ablation file that changes one option). A bad key
+    or value is an InputError naming the last file or override that set it:
+    ``configs/x.yaml: train.lr: -1 is not > 0``, ``train.lr=-1 (command-line override): ...``.
     """
     paths = [] if not path else ([path] if isinstance(path, str) else list(path))
-    data = {}
+    sources = []  # (label, names the key?, data), in the order they apply
     for p in paths:
         if not os.path.isfile(p):
             raise InputError(p, "config file not found")
         try:
             with open(p) as f:
-                data = _merge(data, yaml.safe_load(f) or {})
+                data = yaml.safe_load(f) or {}
         except yaml.YAMLError as e:
             raise InputError(p, f"not valid YAML ({str(e).splitlines()[0]})")
-        except AttributeError:
+        if not isinstance(data, dict):
             raise InputError(p, "a config file must be a mapping of sections")
+        sources.append((p, False, data))
     _check_override_keys(overrides)
-    data = _merge(data, parse_overrides(overrides))
-    where = paths[-1] if paths else "config"
+    sources += [(f"{o} (command-line override)", True, parse_overrides([o])) for o in overrides or []]
+    merged = {}
+    for _, _, data in sources:
+        _merge(merged, data)
     try:
-        return validate(from_dict(Config, data, where=where))
-    except InputError as e:  # a bad override value is named as typed, not as the file's
-        key = e.path[len(where) + 1:] if e.path.startswith(where + ".") else e.path
-        item = next((o for o in reversed(overrides or []) if o.split("=", 1)[0].strip() == key), None)
-        if item is None:
-            raise
-        raise InputError(f"{item} (command-line override)", e.problem) from None
+        return validate(from_dict(Config, merged))
+    except InputError as e:
+        for label, names_key, data in reversed(sources):
+            if _holds(data, e.path):
+                raise InputError(label, e.problem if names_key else f"{e.path}: {e.problem}") from None
+        raise
+
+
+def _holds(data, key):
+    """Whether nested dict ``data`` sets the dotted ``key``."""
+    for part in key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
 
 
 def _check_override_keys(overrides):

@@ -8,10 +8,12 @@ stage resizes them to 513 and crops the original h x w, as the release does.
 """
 import logging
 import os
+import typing
 
 import numpy as np
 
 from .cli import save_run_config
+from .config import ScoreKind
 from .data.datasets import ICDInferDataset, make_loader
 from .data.voc import read_list
 from .engine.checkpoint import latest_checkpoint
@@ -21,7 +23,7 @@ from .io import bind_outputs, check_outputs, file_digest, run_lock, save_npy
 from .train_icd import build_net
 
 logger = logging.getLogger(__name__)
-ICD_KINDS = ("cam", "icd_bu", "icd_bu_sp", "icd_td")
+ICD_KINDS = typing.get_args(ScoreKind)  # the allowed kinds live in the config types
 
 
 def resolve_checkpoint(cfg):

@@ -14,17 +14,19 @@ baseline at ``seeds.cam_threshold``). Written ``<kind>:<mode>`` to pick a score 
 other than ``seeds.score``; the folder is then ``<kind>_<mode>``.
 """
 import os
+import typing
 from collections import namedtuple
 
 import cv2
 import numpy as np
 
+from .config import ScoreKind, SeedMode
 from .errors import InputError
 
 IGNORE = 255
 EPS = 1e-5      # the release's clamps and thresholds (icd-reference.md, "Seeds")
-MODES = ("raw", "crf", "sal", "cam_thr")
-KINDS = ("cam", "icd_bu", "icd_bu_sp", "icd_td")
+MODES = typing.get_args(SeedMode)   # the allowed words live in the config types
+KINDS = typing.get_args(ScoreKind)
 
 Variant = namedtuple("Variant", "name kind mode")
 

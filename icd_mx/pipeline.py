@@ -1,35 +1,25 @@
-#!/usr/bin/env python
-"""Render the paper's Tables 1-8 from finished runs, or run them all on VOC or the mini-VOC first.
+"""The pipeline: every stage in order, as the CPU demo and the reproduction of the paper's
+tables run them (docs/architecture.md, "Pipeline").
 
-    python tools/reproduce.py --voc --dry-run                # print the VOC plan (every command)
-    python tools/reproduce.py --voc --gpus 0,1               # run it (resumes; weeks on 2 GPUs: README)
-    python tools/reproduce.py --runs runs --out report.md    # render finished VOC runs
-    python tools/reproduce.py --minivoc --runs runs/minivoc --budget-min 60
+Each step is a stage command run in a process of its own, exactly as a user types it
+(``python -m icd_mx <stage> ...``, the same as ``tools/<stage>.py`` and ``icd <stage>``), so the
+plans prove the commands, not a private shortcut, and every stage resumes its own partial work.
 
-Every measured cell sits beside the paper's number with the command that produced it;
-cells whose evaluation record is missing read "not run" (icd_mx/report.py).
+    data -> pretrain (CPU only: the ImageNet stand-in) -> superpixels
+    per ICD run (Tables 1-6): train -> infer -> seeds -> evaluate
+    per DeepLab run (Tables 7-8): train_seg -> test_seg val -> test_seg test
 
---voc and --minivoc run one plan (:func:`stage_steps`): the CAM baseline, ICD and its
-ablations with the seed variants each table reads (Tables 1-6: train, infer, seeds,
-evaluate), then DeepLab VGG16 and ResNet-101 on ICD, ICD+saliency and CAM seeds
-(Tables 7-8: train_seg, test_seg). --voc takes the VOC configs (configs/voc_*.yaml, the
-CAM baseline configs/voc_vgg16_cam.yaml) and writes runs/<config name> (runs/voc_vgg16_icd,
-runs/voc_vgg16_icd_bu_abs...), the folders the walkthrough in the README writes and the
-report reads by default; --minivoc generates a small synthetic VOC and runs at CPU scale.
-Each command is appended to <run>/commands.txt; a step that succeeded is recorded in
-<runs>/reproduce_done.txt and skipped by a rerun (--redo runs it again), and every tool
-resumes its own partial work. Steps that would start after the budget is spent are
-skipped (their cells: "not run").
+:func:`run_demo` is the CPU demo (``make demo``); :func:`minivoc_plan` and :func:`voc_plan`
+are the reproduction's plans (``tools/reproduce.py --minivoc`` / ``--voc``), both built by
+:func:`stage_steps`; :func:`run_plan` runs a plan with a budget and resume.
 """
-import argparse
 import os
 import shlex
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
+# the checkout: the plans name its configs/ files and run their commands from it
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE_CFG = "configs/synthetic_demo.yaml"  # the demo's CPU recipe (width 1/8, pre-trained stand-in init)
 # run key -> ablation config layered on the base (paper Tables 4-6); None: the base
@@ -54,7 +44,8 @@ SEG_RUNS = {  # run key -> (backbone overrides, seed run, seed variant)
 
 
 def _tool(name, *args):
-    return [sys.executable, os.path.join("tools", name + ".py"), *args]
+    """The argv of one stage command (:mod:`icd_mx.commands`)."""
+    return [sys.executable, "-m", "icd_mx", name, *args]
 
 
 def _config_name(path, default):
@@ -71,6 +62,22 @@ def seed_variants(key):
         key, "[icd_bu:raw, icd_bu:crf, raw, crf]")
 
 
+def icd_steps(key, run_dir, cfgs, over):
+    """One ICD run (Tables 1-6): train, export the score maps, make the seeds, evaluate."""
+    seeds = [f"seeds.variants={seed_variants(key)}", "--run", run_dir, "--quiet"]
+    return [(key, _tool("train", *cfgs, *over)),
+            (key, _tool("infer", *cfgs, *over)),
+            (key, _tool("seeds", *cfgs, *over, *seeds)),
+            (key, _tool("evaluate", *cfgs, *over, "--run", run_dir, "--quiet"))]
+
+
+def seg_steps(key, cfgs, over):
+    """One DeepLab run (Tables 7-8): train on seeds, predict val (scored) and test (the submission)."""
+    return [(key, _tool("train_seg", *cfgs, *over)),
+            (key, _tool("test_seg", *cfgs, *over, "seg.split=val")),
+            (key, _tool("test_seg", *cfgs, *over, "seg.split=test"))]
+
+
 def stage_steps(runs, run_dirs, icd_cfgs, icd_over, seg_cfgs, seg_over):
     """Every run's stages, the same on the mini-VOC and on VOC: ``[(run key, argv)]``.
 
@@ -84,17 +91,13 @@ def stage_steps(runs, run_dirs, icd_cfgs, icd_over, seg_cfgs, seg_over):
         cfgs = [a for c in icd_cfgs(key) for a in ("--config", c)]
         over = icd_over(key) + [f"name={run_dirs[key]}", f"run_dir={run_dir}"] + (
             ["model.mode=cam"] if key == "cam" else [])
-        steps += [(key, _tool("train", *cfgs, *over)), (key, _tool("infer", *cfgs, *over)),
-                  (key, _tool("seeds", *cfgs, *over, f"seeds.variants={seed_variants(key)}", "--run", run_dir,
-                              "--quiet")),
-                  (key, _tool("evaluate", *cfgs, *over, "--run", run_dir, "--quiet"))]
+        steps += icd_steps(key, run_dir, cfgs, over)
     for key, (_, seed_run, variant) in SEG_RUNS.items():
         cfgs = [a for c in seg_cfgs(key) for a in ("--config", c)]
         over = seg_over(key) + [
             f"name={run_dirs[key]}", f"run_dir={os.path.join(runs, run_dirs[key])}",
             f"seg.seeds={os.path.join(runs, run_dirs[seed_run], 'seeds', variant)}"]
-        steps += [(key, _tool("train_seg", *cfgs, *over))]
-        steps += [(key, _tool("test_seg", *cfgs, *over, f"seg.split={split}")) for split in ("val", "test")]
+        steps += seg_steps(key, cfgs, over)
     return steps
 
 
@@ -184,8 +187,13 @@ def default_run_dirs(runs):
 
 
 def shown(argv):
-    """A step as the user would type it."""
+    """A step as the user would type it (``python -m icd_mx <stage> ...``)."""
     return " ".join(shlex.quote(a) for a in ["python"] + argv[1:])
+
+
+def stage_of(argv):
+    """The stage a step runs (``train``, ``seeds``...)."""
+    return argv[3] if argv[1:3] == ["-m", "icd_mx"] else os.path.basename(argv[1])
 
 
 def run_plan(steps, runs, budget_s, dry_run=False, resume=True, run_dirs=None):
@@ -240,87 +248,58 @@ def run_plan(steps, runs, budget_s, dry_run=False, resume=True, run_dirs=None):
     return done
 
 
-def body(args):
-    from icd_mx import report
-    from icd_mx.errors import InputError
-    from icd_mx.io import save_text
+# -- the CPU demo (`make demo`) --
 
-    run_dirs = {}
-    for item in args.map or []:
-        if "=" not in item:
-            raise InputError(item, "--map takes key=folder")
-        key, folder = item.split("=", 1)
-        if key not in report.run_keys():
-            raise InputError(item, f"unknown run key; known: {', '.join(report.run_keys())}")
-        run_dirs[key] = folder
-    note, log = "", []
-    if args.minivoc or args.voc:
-        if args.minivoc:
-            steps, dirs = minivoc_plan(args.runs, args.train, args.val, args.classes, args.test), minivoc_run_dirs()
-        else:
-            gpus = [int(g) for g in args.gpus.split(",") if g.strip()] if args.gpus is not None else None
-            steps, dirs = voc_plan(args.runs, args.root, gpus, args.saliency), voc_run_dirs()
-        budget = args.budget_min if args.budget_min is not None else (90.0 if args.minivoc else 14 * 24 * 60.0)
-        log = run_plan(steps, args.runs, budget * 60, args.dry_run, resume=not args.redo, run_dirs=dirs)
-        if args.dry_run:
-            print(f"# {len(steps)} steps; the report reads the run folders under {args.runs}: "
-                  + ", ".join(f"{k}={v}" for k, v in dirs.items() if k != v), file=sys.stderr)
-            return
-        spent = sum(s for _, _, s in log)
-        steps_line = (f"Steps: {sum(s.startswith('ok') for _, s, _ in log)} ok of {len(log)}, "
-                      f"{spent / 60:.1f} min this time, budget {budget:g} min.")
-        if args.minivoc:
-            note = (f"Measured on the generated mini-VOC ({args.train} train_aug / {args.val} val / {args.test} "
-                    f"test images, {args.classes} classes) at CPU scale ({BASE_CFG} with the overrides in "
-                    f"tools/reproduce.py: width 1/8, a pre-trained stand-in for ImageNet, few epochs): these "
-                    f"numbers show every experiment runs end to end on a CPU, they are not the paper's setting. "
-                    + steps_line)
-        else:
-            note = ("Measured on PASCAL VOC 2012 with the release's settings (configs/voc_*.yaml; the test "
-                    "column needs the evaluation server's score of the submission). " + steps_line)
-        run_dirs = dict(dirs, **run_dirs)
-    else:
-        run_dirs = dict(default_run_dirs(args.runs), **run_dirs)
-    # the mini-VOC has few classes: the 21-class mean would count the absent ones as 0
-    md = report.render(args.runs, run_dirs, note=note, present=bool(args.minivoc))
-    if log:
-        md += "\n## Steps\n\n" + "\n".join(f"- {status} ({sec:.0f}s): `{cmd}`" for cmd, status, sec in log) + "\n"
-    out = args.out or os.path.join(args.runs, "report.md")
-    save_text(out, md)
-    print(md)
-    print(f"written: {out}", file=sys.stderr)
+class StageFailed(RuntimeError):
+    """A stage of the demo exited with an error (its own one-line error already printed);
+    :func:`icd_mx.commands.run_main` ends with its exit status."""
+
+    def __init__(self, stage, code):
+        super().__init__(f"demo stage {stage} failed (exit {code}); run the demo again to continue from it")
+        self.exit_code = code
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="runs", help="folder of run folders")
-    parser.add_argument("--map", action="append", metavar="KEY=FOLDER",
-                        help="run key -> folder under --runs (keys: cam, icd, bu_abs, ..., seg_vgg16, seg_r101)")
-    parser.add_argument("--out", help="markdown file (default: <runs>/report.md)")
-    parser.add_argument("--minivoc", action="store_true", help="run every table on the generated mini-VOC first")
-    parser.add_argument("--voc", action="store_true", help="run every table on PASCAL VOC 2012 first (GPUs)")
-    parser.add_argument("--budget-min", type=float, default=None,
-                        help="time budget, minutes: steps that would start later are skipped "
-                             "(default: 90 for --minivoc, 14 days for --voc)")
-    parser.add_argument("--redo", action="store_true", help="run the steps done before again (default: skip them)")
-    parser.add_argument("--root", default="", help="--voc dataset root (default: the configs' data.root)")
-    parser.add_argument("--gpus", default=None, help="--voc GPU ids for every stage, e.g. 0,1 (default: the configs')")
-    parser.add_argument("--saliency", default="saliency", help="--voc saliency folder under the root")
-    parser.add_argument("--train", type=int, default=160, help="--minivoc train_aug images")
-    parser.add_argument("--val", type=int, default=40, help="--minivoc val images")
-    parser.add_argument("--test", type=int, default=40, help="--minivoc test images (scored: they have masks)")
-    parser.add_argument("--classes", type=int, default=6, help="--minivoc classes")
-    parser.add_argument("--dry-run", action="store_true", help="print the --minivoc / --voc commands only")
-    args = parser.parse_args(argv)
-    if args.minivoc and args.voc:
-        parser.error("--minivoc or --voc, not both")
-    if args.minivoc and args.runs == "runs":
-        args.runs = os.path.join("runs", "minivoc")
-    from icd_mx.cli import run_main
-
-    run_main(body, args)
-    return 0
+def _demo_step(name, config, overrides, extra=()):
+    """Run one stage command; return its seconds. ``config``: a file or a list of them."""
+    cfgs = [a for c in ([config] if isinstance(config, str) else config) for a in ("--config", c)]
+    argv = _tool(name, *cfgs, *extra, *overrides)
+    print("$ " + shown(argv), flush=True)
+    t0 = time.time()
+    code = subprocess.run(argv).returncode
+    if code:
+        raise StageFailed(name, code)
+    return round(time.time() - t0, 1)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run_demo(config, out_dir, classes=6, n_train=240, n_val=60, seed=0, overrides=()):
+    """The CPU demo: every stage on the generated mini-VOC; return the summary dict (also
+    written to ``out_dir``: ``summary.json``, ``summary.md``, ``previews.png``). Resumable."""
+    from .config import load_config
+    from .data.synthetic import check_generator_version, make_minivoc
+    from .demo import SEED_SPEC, render_markdown, summarise, write_previews
+    from .io import save_json, save_text
+    from .stages.pretrain import init_path
+
+    run_dir = f"{out_dir}/run"
+    ov = [f"data.root={out_dir}/data", f"run_dir={run_dir}", f"model.init={run_dir}/pretrain/init.params",
+          f"pretrain.classes={classes}",
+          f"superpixels.feature_params={run_dir}/pretrain/init.params", *overrides]
+    cfg = load_config(config, ov)
+    times = {}
+    t0 = time.time()
+    if not os.path.isfile(os.path.join(cfg.data.root, "ImageSets", "Segmentation", "train_aug.txt")):
+        make_minivoc(cfg.data.root, n_train=n_train, n_val=n_val, seed=seed, num_classes=classes, progress=True)
+    check_generator_version(cfg.data.root, out_dir)  # a demo folder from an older package is not reused
+    times["data"] = round(time.time() - t0, 1)
+    if cfg.model.init == init_path(cfg):  # the demo's stand-in for ImageNet (icd_mx.stages.pretrain)
+        times["pretrain"] = _demo_step("pretrain", config, ov)
+    times["superpixels"] = _demo_step("superpixels", config, ov, ["--list", cfg.data.train_list])
+    times["train"] = _demo_step("train", config, ov)
+    times["infer"] = _demo_step("infer", config, ov)
+    times["seeds"] = _demo_step("seeds", config, ov + [f"seeds.variants={SEED_SPEC}"], ["--quiet"])
+    times["evaluate"] = _demo_step("evaluate", config, ov, ["--quiet"])
+    summary = summarise(cfg.out_dir, times)
+    save_json(os.path.join(out_dir, "summary.json"), summary)
+    save_text(os.path.join(out_dir, "summary.md"), render_markdown(summary))
+    write_previews(cfg, os.path.join(out_dir, "previews.png"))
+    return summary

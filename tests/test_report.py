@@ -60,14 +60,10 @@ def test_run_dir_mapping_and_bad_records(tmp_path):
 
 
 def test_minivoc_plan_covers_every_table_and_parses(tmp_path):
-    import importlib.util
-
+    from icd_mx import pipeline as mod
     from icd_mx.config import load_config
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("reproduce", os.path.join(root, "tools", "reproduce.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     steps = mod.minivoc_plan(str(tmp_path / "runs"))
     keys = {k for k, _ in steps if k}
     assert set(report.run_keys()) <= keys  # every table, the saliency rows and test columns included
@@ -75,7 +71,7 @@ def test_minivoc_plan_covers_every_table_and_parses(tmp_path):
         if "--config" not in argv and not any("=" in a and a.startswith("seg.") for a in argv):
             continue
         cfgs = [os.path.join(root, argv[i + 1]) for i, a in enumerate(argv) if a == "--config"]
-        over = [a for a in argv[2:] if "=" in a and not a.startswith("-")]
+        over = [a for a in argv[4:] if "=" in a and not a.startswith("-")]
         load_config(cfgs or None, over)  # every override names a real, valid key
     assert mod.run_plan(steps[:1], str(tmp_path), 0, dry_run=True) == []
 

@@ -1,176 +1,27 @@
-"""Training DeepLab-LargeFOV on seeds: dataset, loss and the engine task.
+"""The segmentation stage: DeepLab-LargeFOV trained on seeds as a task of the engine.
 
 Defaults and their sources (``SegConfig``): DeepLab-LargeFOV (Chen et al., ICLR 2015)
 trains with SGD momentum 0.9, weight decay 5e-4 on weights, lr x10 on the classifier
 and a poly schedule; the ICD authors' later MXNet segmentation work uses lr 5e-4,
-20 epochs, batch 16 and 321x321 crops. Augmentation mirrors the ICD stage
-(icd-reference.md, "Training augmentation"): a scale from ``seg.scales`` (bilinear
-image, nearest labels), flip p = 0.5, pad bottom/right (image 127, labels 255), random
-crop. Labels are taken at the network's output grid (every 8th pixel, output ``i`` on
-input pixel ``8 i``), as DeepLab trains on shrunk labels.
+20 epochs, batch 16 and 321x321 crops. Augmentation is the ICD stage's
+(:func:`icd_mx.data.transforms.seg_transform`; docs/method.md, "Training augmentation"):
+a scale from ``seg.scales`` (bilinear image, nearest labels), flip p = 0.5, pad
+bottom/right (image 127, labels 255), random crop. Labels are taken at the network's
+output grid (every 8th pixel, output ``i`` on input pixel ``8 i``,
+:func:`icd_mx.nn.losses.label_at_output`), as DeepLab trains on shrunk labels. The dataset
+is :class:`icd_mx.data.datasets.SegTrainDataset`.
 """
 import dataclasses
 import logging
-import os
 
-import cv2
-import numpy as np
-from mxnet.gluon.data import Dataset
-
-from ..data.datasets import make_loader, sample_rng
-from ..data.transforms import PAD_VALUE
-from ..data.voc import IGNORE, VOCLayout, read_image, read_list, read_mask
+from ..data.datasets import SegTrainDataset, make_loader
+from ..engine.trainer import fit, get_contexts
 from ..errors import InputError
-from ..nn.deeplab import NUM_SEG_CLASSES
+from ..io import run_lock
+from ..nn.losses import label_at_output, seg_loss
+from . import save_run_config
 
 logger = logging.getLogger(__name__)
-OUTPUT_STRIDE = 8
-
-
-def seg_transform(img, label, rng, crop_size=321, scales=(0.5, 0.75, 1.0, 1.25, 1.5)):
-    """Random scale, flip, pad (image 127, label 255) and crop of an image and its label map.
-
-    Parameters
-    ----------
-    img : ndarray
-        ``HxWx3`` RGB, 0..255.
-    label : ndarray
-        ``HxW`` uint8 labels (0..20, 255 ignored).
-    rng : numpy.random.RandomState
-        Draws, in order: scale index, flip, crop top, crop left.
-    crop_size : int
-    scales : sequence of float
-
-    Returns
-    -------
-    img : ndarray ``(3, C, C) float32``
-    label : ndarray ``(C, C) float32`` (255 = ignore)
-    """
-    img = np.asarray(img, np.float32)
-    scale = float(scales[rng.randint(len(scales))])
-    if scale != 1.0:
-        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-        label = cv2.resize(label, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    if rng.rand() < 0.5:
-        img, label = img[:, ::-1], label[:, ::-1]
-    h, w = label.shape
-    ph, pw = max(crop_size - h, 0), max(crop_size - w, 0)
-    if ph or pw:
-        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=PAD_VALUE)
-        label = np.pad(label, ((0, ph), (0, pw)), constant_values=IGNORE)
-    h, w = label.shape
-    top, left = rng.randint(h - crop_size + 1), rng.randint(w - crop_size + 1)
-    img = img[top:top + crop_size, left:left + crop_size]
-    label = label[top:top + crop_size, left:left + crop_size]
-    return np.ascontiguousarray(img.transpose(2, 0, 1)), np.ascontiguousarray(label, np.float32)
-
-
-class SegTrainDataset(Dataset):
-    """Images with seed label maps, items ``(img (3,C,C) float32, label (C,C) float32)``.
-
-    Parameters
-    ----------
-    data_cfg : icd_mx.config.DataConfig
-        ``root`` and ``on_bad_sample``.
-    seg_cfg : icd_mx.config.SegConfig
-        ``seeds`` (folder of ``<id>.png``), ``crop_size``, ``scales``.
-    ids : list of str or str
-        Image ids, or a list name / path.
-
-    Raises
-    ------
-    InputError
-        Empty list, no seed folder, a missing image or seed (the first one is named).
-        A seed whose size differs from its image fails when loaded, naming the seed.
-    """
-
-    def __init__(self, data_cfg, seg_cfg, ids):
-        self.cfg, self.seg = data_cfg, seg_cfg
-        self.layout = VOCLayout(data_cfg.root)
-        if not seg_cfg.seeds or not os.path.isdir(seg_cfg.seeds):
-            raise InputError(seg_cfg.seeds or "seg.seeds", "seed folder not found")
-        if isinstance(ids, str):
-            ids = read_list(data_cfg.root, ids)
-        self.ids = self._scan(list(ids))
-
-    @property
-    def skip(self):
-        return self.cfg.on_bad_sample == "skip"
-
-    def seed_path(self, id_):
-        """``<seg.seeds>/<id>.png``."""
-        return os.path.join(self.seg.seeds, id_ + ".png")
-
-    def _scan(self, ids):
-        if not ids:
-            raise InputError(self.cfg.root, "the sample list is empty")
-        missing = [p for i in ids for p in (self.layout.image(i), self.seed_path(i)) if not os.path.isfile(p)]
-        if missing:
-            problem = f"file not found ({len(missing)} missing images/seeds for {len(ids)} listed ids)"
-            if not self.skip:
-                raise InputError(missing[0], problem)
-            logger.warning("skipping samples: %s: %s", missing[0], problem)
-            bad = set(missing)
-            ids = [i for i in ids if self.layout.image(i) not in bad and self.seed_path(i) not in bad]
-            if not ids:
-                raise InputError(self.cfg.root, "no usable sample left")
-        return ids
-
-    def __len__(self):
-        return len(self.ids)
-
-    def get(self, index, seed=0, epoch=0):
-        """Item ``index`` with the randomness of ``(seed, epoch, index)``."""
-        id_ = self.ids[index]
-        img = read_image(self.layout.image(id_))
-        label = read_mask(self.seed_path(id_), shape=img.shape[:2])
-        return seg_transform(img, label, sample_rng(seed, epoch, index), self.seg.crop_size, self.seg.scales)
-
-    def __getitem__(self, index):
-        return self.get(index)
-
-
-def seg_loss(F, logits, label, num_classes=NUM_SEG_CLASSES):
-    """Softmax cross-entropy over labelled pixels, one value per image.
-
-    Parameters
-    ----------
-    F : module
-        ``mxnet.nd`` or ``mxnet.sym``.
-    logits : NDArray or Symbol
-        ``(N, K, h, w)`` class scores, ``K = num_classes``.
-    label : NDArray or Symbol
-        ``(N, h, w)`` labels at the same resolution; 255 (any value >= ``num_classes``)
-        is ignored.
-
-    Returns
-    -------
-    NDArray or Symbol
-        ``(N,)``: per image, the mean of ``-log softmax(logits)[label]`` over its labelled
-        pixels (0 for an image without any).
-    """
-    valid = label < num_classes
-    picked = F.pick(F.log_softmax(logits, axis=1), F.where(valid, label, F.zeros_like(label)), axis=1)
-    nll = -F.sum(picked * valid, axis=(1, 2))
-    count = F.sum(valid, axis=(1, 2))
-    return nll / F.maximum(count, F.ones_like(count))
-
-
-def label_at_output(label, out_shape, stride=OUTPUT_STRIDE):
-    """Labels at the output grid: pixel ``(stride i, stride j)`` for output ``(i, j)``.
-
-    Parameters
-    ----------
-    label : NDArray ``(N, H, W)``
-    out_shape : tuple ``(h, w)`` of the logits
-
-    Returns
-    -------
-    NDArray ``(N, h, w)``
-    """
-    h, w = out_shape
-    sub = label[:, ::stride, ::stride] if stride > 1 else label
-    return sub[:, :h, :w]
 
 
 class SegTask:
@@ -249,7 +100,8 @@ def build_seg_net(seg_cfg, ctx=None, init_path=None):
     """
     import mxnet as mx
 
-    from ..nn.deeplab import get_deeplab, load_resnet_imagenet, load_vgg_init
+    from ..compat.deeplab_init import load_resnet_imagenet, load_vgg_init
+    from ..nn.deeplab import get_deeplab
 
     net = get_deeplab(seg_cfg.backbone, seg_cfg.width, seg_cfg.resnet_layers, seg_cfg.frozen_bn)
     net.initialize(mx.init.Xavier(magnitude=2), ctx=ctx)
@@ -260,15 +112,13 @@ def build_seg_net(seg_cfg, ctx=None, init_path=None):
         else:
             report = load_resnet_imagenet(net.backbone, init_path, ctx)
         if report["missing"]:  # never train on a partly random backbone by mistake
-            from ..errors import InputError
-
             shown = ", ".join(report["missing"][:4]) + (" ..." if len(report["missing"]) > 4 else "")
             raise InputError(init_path, f"not a {seg_cfg.backbone} init: {len(report['missing'])} backbone "
                                         f"parameters missing ({shown})")
     return net, report
 
 
-def train_seg(cfg, resume=True):
+def run(cfg, resume=True):
     """The segmentation training stage: DeepLab on ``seg.seeds`` for ``data.train_list``.
 
     Devices, KVStore, schedule, checkpoints, resume and logs are the engine's
@@ -280,10 +130,6 @@ def train_seg(cfg, resume=True):
     dict
         :func:`~icd_mx.engine.trainer.fit`'s summary.
     """
-    from ..cli import save_run_config
-    from ..engine.trainer import fit, get_contexts
-    from ..io import run_lock
-
     with run_lock(cfg.out_dir, "train_seg"):
         contexts = get_contexts(cfg.train.gpus)
         dataset = SegTrainDataset(cfg.data, cfg.seg, cfg.data.train_list)  # bad input fails before the net

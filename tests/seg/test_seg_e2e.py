@@ -79,7 +79,7 @@ def test_seed_size_mismatch_names_the_seed(minivoc, tmp_path):
     from icd_mx.config import load_config
     from icd_mx.data.voc import read_list, write_mask
     from icd_mx.errors import InputError
-    from icd_mx.seg.task import SegTrainDataset
+    from icd_mx.data.datasets import SegTrainDataset
 
     ids = read_list(minivoc, "train_aug")
     for id_ in ids:

@@ -15,11 +15,23 @@ from icd_mx.config import ModelConfig, load_config
 from icd_mx.data.voc import write_mask
 from icd_mx.errors import InputError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "parity"))
+from icd_mx.commands import compare_release
 
-from conftest import load_fixture  # noqa: E402
-from icd_mx.commands import compare_release  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _parity_helpers():
+    """tests/parity/conftest.py by its path (``conftest`` is the name of every conftest)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("parity_conftest", os.path.join(ROOT, "tests", "parity",
+                                                                                  "conftest.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+load_fixture = _parity_helpers().load_fixture
 
 
 def _write_scores(folder, maps):

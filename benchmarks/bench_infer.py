@@ -4,7 +4,7 @@
 Times what ``tools/infer.py`` does per batch: ``ICDNet.infer`` on a padded square
 canvas (random image and superpixels, every class present) and the copy of the four
 score maps (``cam, icd_bu, icd_bu_sp, icd_td``) to numpy. The net is built as
-``icd_mx.train_icd.build_net`` builds it (hybridized, static_alloc; random weights,
+``icd_mx.nn.build.build_net`` builds it (hybridized, static_alloc; random weights,
 which do not change the cost). Cases: every ``--sizes`` x ``--batches``, at
 ``--width``, except canvases >= 513 (the VOC canvas), which run at ``--voc-width``
 so the default finishes in about a minute on 2 cores. Prints JSON: img/s and
@@ -51,7 +51,7 @@ def main(argv=None):
     import numpy as np
 
     from icd_mx.config import ModelConfig
-    from icd_mx.train_icd import build_net
+    from icd_mx.nn.build import build_net
 
     rng = np.random.RandomState(0)
     ctx = [mx.cpu()]

@@ -1,75 +1,24 @@
-"""The CPU demo: the whole pipeline on the generated mini-VOC, through the stage tools.
+"""The CPU demo's results: the summary of its runs, its table and its previews.
 
-Each stage runs as the command a user would type (``tools/<stage>.py --config ...``),
-so the demo proves the tools, not a private shortcut. Every stage resumes, so a
-rerun of ``make demo`` after an interruption continues where it stopped.
-
-Stages: the mini-VOC, the backbone pre-training that stands in for ImageNet
-(``tools/pretrain.py``; skipped when ``model.init`` names another file), superpixels,
-ICD training, score export, seeds (CAM baseline, BU, BU+SP, TD, TD+CRF), evaluation.
+The demo itself (``make demo``, :func:`icd_mx.pipeline.run_demo`) runs every stage on the
+generated mini-VOC: the backbone pre-training that stands in for ImageNet (skipped when
+``model.init`` names another file), superpixels, ICD training, score export, seeds (CAM
+baseline, BU, BU+SP, TD, TD+CRF), evaluation; then :func:`summarise`, :func:`render_markdown`
+and :func:`write_previews` report them.
 
 Output folder (default ``demo/``): ``data/`` (the mini-VOC), ``run/`` (pre-training,
 checkpoints, logs, scores, seeds, eval), ``summary.json``, ``summary.md`` and ``previews.png``.
 """
 import json
 import os
-import subprocess
-import sys
-import time
 
-from .io import save_json, save_png, save_text
+from .io import save_png
 
-TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 # The seed variants of the paper's Table 3 ablation, plus the CAM baseline.
 VARIANTS = [("cam_thr", "CAM baseline (threshold)"), ("icd_bu_raw", "ICD bottom-up (BU)"),
             ("icd_bu_sp_raw", "BU + superpixel refine"), ("icd_td_raw", "BU + SP + top-down (TD)"),
             ("icd_td_crf", "TD + CRF")]
 SEED_SPEC = "[cam:cam_thr, icd_bu:raw, icd_bu_sp:raw, icd_td:raw, icd_td:crf]"
-
-
-def _tool(name, config, overrides, extra=()):
-    """Run one stage tool; a failing stage ends the demo with its exit status (its own
-    one-line error already printed), never with a traceback of this script."""
-    cmd = [sys.executable, os.path.join(TOOLS, name + ".py"), "--config", config, *extra, *overrides]
-    print("$ " + " ".join(cmd[1:]), flush=True)
-    t0 = time.time()
-    code = subprocess.run(cmd).returncode
-    if code:
-        print(f"error: demo stage {name} failed (exit {code}); run the demo again to continue from it",
-              file=sys.stderr)
-        sys.exit(code)
-    return round(time.time() - t0, 1)
-
-
-def run_demo(config, out_dir, classes=6, n_train=240, n_val=60, seed=0, overrides=()):
-    """Run every stage; return the summary dict (also written to ``out_dir``)."""
-    from .config import load_config
-    from .data.synthetic import check_generator_version, make_minivoc
-    from .pretrain import init_path
-
-    run_dir = f"{out_dir}/run"
-    ov = [f"data.root={out_dir}/data", f"run_dir={run_dir}", f"model.init={run_dir}/pretrain/init.params",
-          f"pretrain.classes={classes}",
-          f"superpixels.feature_params={run_dir}/pretrain/init.params", *overrides]
-    cfg = load_config(config, ov)
-    times = {}
-    t0 = time.time()
-    if not os.path.isfile(os.path.join(cfg.data.root, "ImageSets", "Segmentation", "train_aug.txt")):
-        make_minivoc(cfg.data.root, n_train=n_train, n_val=n_val, seed=seed, num_classes=classes, progress=True)
-    check_generator_version(cfg.data.root, out_dir)  # a demo folder from an older package is not reused
-    times["data"] = round(time.time() - t0, 1)
-    if cfg.model.init == init_path(cfg):  # the demo's stand-in for ImageNet (icd_mx.pretrain)
-        times["pretrain"] = _tool("pretrain", config, ov)
-    times["superpixels"] = _tool("superpixels", config, ov, ["--list", cfg.data.train_list])
-    times["train"] = _tool("train", config, ov)
-    times["infer"] = _tool("infer", config, ov)
-    times["seeds"] = _tool("seeds", config, ov + [f"seeds.variants={SEED_SPEC}"], ["--quiet"])
-    times["evaluate"] = _tool("evaluate", config, ov, ["--quiet"])
-    summary = summarise(cfg.out_dir, times)
-    save_json(os.path.join(out_dir, "summary.json"), summary)
-    save_text(os.path.join(out_dir, "summary.md"), render_markdown(summary))
-    write_previews(cfg, os.path.join(out_dir, "previews.png"))
-    return summary
 
 
 def summarise(run_dir, times):

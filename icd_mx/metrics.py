@@ -7,11 +7,11 @@ ignored, ``IoU_c = TP / (TP + FP + FN)`` (0 for a class never seen), mean over 2
 
 "Score" in the sweep and the mAP is the score map normalised per class map to [-1, 1]
 (positive part / max, negative part / |min|, the TD-target normalisation;
-:func:`icd_mx.seeds.normalise_scores`), so that CAM and ICD maps are comparable.
+:func:`icd_mx.scores.normalise_scores`), so that CAM and ICD maps are comparable.
 """
 import numpy as np
 
-from .seeds import normalise_scores, threshold_seed
+from .scores import normalise_scores, threshold_seed
 
 NUM = 21
 SWEEP_T = (0.0, 0.1, 0.3, 0.5)
@@ -87,7 +87,7 @@ class ThresholdSweep:
     """Paper Table 2: seeds at ``score > T`` (fg) / ``score < -T`` (bg), rest unlabelled.
 
     Per T: mIoU over labelled pixels (:class:`SegmentationIoU`) and recall = labelled
-    share of valid (ground truth < 21) pixels. Seeds from :func:`icd_mx.seeds.threshold_seed`.
+    share of valid (ground truth < 21) pixels. Seeds from :func:`icd_mx.scores.threshold_seed`.
     """
 
     def __init__(self, thresholds=SWEEP_T):
@@ -256,7 +256,7 @@ def evaluate_scores(layout, ids, score_dir, size=513, bins=100000, thresholds=SW
     from tqdm import tqdm
 
     from .data import voc
-    from .seeds import load_scores
+    from .scores import load_scores
 
     sweep, ap = ThresholdSweep(thresholds), PixelAP(bins=bins)
     for id_ in tqdm(ids, desc=f"eval {score_dir}", disable=not progress):

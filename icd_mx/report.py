@@ -1,17 +1,16 @@
 """The paper's Tables 1-8 as markdown: every measured number beside the paper's.
 
-Measured numbers come from evaluation records, ``<runs_root>/<run>/eval/<name>.json``
-(written by ``tools/evaluate.py`` and ``tools/test_seg.py``). The reader is tolerant;
-the schema it relies on is small:
+Measured numbers come from evaluation records, ``<runs_root>/<run>/eval/<name>.json``,
+as the evaluation and prediction stages write them (:mod:`icd_mx.stages.evaluate`,
+:mod:`icd_mx.stages.test_seg`, both through :mod:`icd_mx.metrics`):
 
-- a value is found by a ``/``-separated key path (``miou``, ``map``, ``sweep@0.1/recall``),
-  looked up at the top level and then under ``metrics``; a path part ``sweep@0.1`` picks the element
-  of the list ``sweep`` whose ``threshold`` (or ``t``) is 0.1, or the key ``"0.1"`` of a
-  mapping;
-- numbers are percentages (as ``tools/evaluate.py`` writes them) unless the record says
-  ``"units": "fraction"`` (values in [0, 1]);
+- a value is found by a ``/``-separated key path (``miou``, ``map``, ``sweep@0.1/recall``);
+  a path part ``sweep@0.1`` picks the key of the mapping ``sweep`` whose threshold is 0.1
+  (``"0.1"``);
+- numbers are percentages;
 - ``command`` (optional): the command line that produced the record; otherwise the
-  last line of ``<runs_root>/<run>/commands.txt`` (written by ``tools/reproduce.py``);
+  last line of ``<runs_root>/<run>/commands.txt`` (written by the reproduction's plan,
+  :func:`icd_mx.pipeline.run_plan`);
 - ``miou_present`` (beside ``miou``, also in sweep entries): the mean IoU over the labels
   present in the ground truth. ``render(..., present=True)`` shows it wherever a cell
   reads ``miou`` (a record without it falls back to ``miou``); on VOC the two are equal,
@@ -97,8 +96,6 @@ def _lookup(record, path):
     node = record
     for part in path.split("/"):
         name, _, sel = part.partition("@")
-        if isinstance(node, dict) and name not in node and isinstance(node.get("metrics"), dict):
-            node = node["metrics"]
         if not isinstance(node, dict) or name not in node:
             return None
         node = node[name]
@@ -115,19 +112,13 @@ def _number(value):
 
 
 def _select(node, t):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            try:
-                if abs(float(key) - t) < 1e-9:
-                    return value
-            except ValueError:
-                continue
-        return None
-    for item in node if isinstance(node, list) else []:
-        if isinstance(item, dict):
-            value = item.get("threshold", item.get("t"))
-            if value is not None and abs(float(value) - t) < 1e-9:
-                return item
+    """The entry of a sweep ``{"0.1": {...}}`` at threshold ``t``."""
+    for key, value in (node.items() if isinstance(node, dict) else ()):
+        try:
+            if abs(float(key) - t) < 1e-9:
+                return value
+        except ValueError:
+            continue
     return None
 
 
@@ -174,16 +165,13 @@ class Results:
             value = _number(_lookup(record, source.key + "_present"))
         if value is None:
             value = _number(_lookup(record, source.key))
-        if value is None:
-            return None
-        return 100.0 * float(value) if record.get("units") == "fraction" else float(value)
+        return None if value is None else float(value)
 
     def command(self, source):
         """The command behind a source's record (its ``command``, or the run's commands.txt)."""
         record = self.record(source.run, source.name) or {}
         if isinstance(record, dict) and record.get("command"):
-            cmd = record["command"]
-            return " ".join(cmd) if isinstance(cmd, list) else str(cmd)
+            return str(record["command"])
         try:
             with open(os.path.join(self.run_dir(source.run), "commands.txt")) as f:
                 lines = [line.strip() for line in f if line.strip()]

@@ -1,12 +1,7 @@
 """Seeds: pseudo-masks from exported score maps (icd-reference.md, "Seeds").
 
-Score files (docs/architecture.md): ``<run>/scores/<kind>/<id>.npy``, float32
-``(n_present, h', w')`` for the 513-padded input; they are resized to 513 with
-``cv2.resize`` (bilinear, half-pixel centres as the release did) one channel at a time,
-as the release did, and cropped to the image's ``h x w``; once per image and score kind,
-shared by every variant. (One multi-channel ``cv2.resize`` call is not the same: its
-SIMD path rounds differently for 2 or 5 channels, up to 1e-5, which flips the sign test
-of near-zero scores.)
+Score files are read and resized by :func:`icd_mx.scores.load_scores` once per image and
+score kind, shared by every variant.
 
 Variants (a seed folder each): ``raw`` (no CRF), ``crf`` (raw refined by the CRF of
 :mod:`icd_mx.crf`), ``sal`` (saliency background, no CRF) and ``cam_thr`` (the CAM
@@ -17,14 +12,12 @@ import os
 import typing
 from collections import namedtuple
 
-import cv2
 import numpy as np
 
 from .config import ScoreKind, SeedMode
 from .errors import InputError
+from .scores import EPS, IGNORE, load_scores, resize_maps  # noqa: F401 (resize_maps: part of the seed API)
 
-IGNORE = 255
-EPS = 1e-5      # the release's clamps and thresholds (icd-reference.md, "Seeds")
 MODES = typing.get_args(SeedMode)   # the allowed words live in the config types
 KINDS = typing.get_args(ScoreKind)
 
@@ -47,49 +40,6 @@ def default_variants(seed_cfg):
     specs = list(seed_cfg.variants) or (["raw"] + (["crf"] if seed_cfg.crf else [])
                                         + (["sal"] if seed_cfg.saliency else []))
     return [parse_variant(s, seed_cfg.score) for s in specs]
-
-
-def resize_maps(maps, h, w, size=513):
-    """``(n, h', w')`` -> ``(n, h, w)`` float32: bilinear to ``size x size`` per channel
-    (bit-identical to the release's per-map ``cv2.resize``), top-left crop."""
-    maps = np.asarray(maps, np.float32)
-    out = np.empty((maps.shape[0], h, w), np.float32)
-    for c, m in enumerate(maps):
-        out[c] = cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR)[:h, :w]
-    return out
-
-
-def score_size(size=513):
-    """Side of the score maps of a ``size`` canvas: the three stride-2 poolings of the
-    network (3x3, pad 1) give ``(n - 1) // 2 + 1`` each (513 -> 65, 321 -> 41)."""
-    for _ in range(3):
-        size = (size - 1) // 2 + 1
-    return size
-
-
-def load_scores(path, n_present, h, w, size=513):
-    """Load one score file and resize it (:func:`resize_maps`).
-
-    The file must be what ``tools/infer.py`` writes (docs/architecture.md, "Score and
-    seed files"): float32 ``(n_present, s, s)`` with ``s = score_size(size)``, every value
-    finite; anything else is an InputError naming the file (docs/reliability.md).
-    """
-    if not os.path.isfile(path):
-        raise InputError(path, "score file not found (run tools/infer.py first)")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise InputError(path, f"not a readable .npy ({e.__class__.__name__})")
-    side = score_size(size)
-    if arr.dtype != np.float32:
-        raise InputError(path, f"scores of dtype {arr.dtype}, expected float32")
-    if arr.shape != (n_present, side, side):
-        raise InputError(path, f"scores of shape {arr.shape}, expected ({n_present}, {side}, {side}): the "
-                               f"{n_present} present classes at the {size} canvas (data.infer_size)")
-    bad = int(arr.size - np.isfinite(arr).sum())
-    if bad:
-        raise InputError(path, f"{bad} non-finite score values (NaN or Inf); export the scores again")
-    return resize_maps(arr, h, w, size)
 
 
 def fg_scores(scores):
@@ -178,25 +128,6 @@ def cam_seed(cams, labels, threshold):
     cls = n.argmax(axis=0)
     seed = (np.asarray(labels, np.int64) + 1)[cls].astype(np.uint8)
     seed[n.max(axis=0) <= threshold] = 0
-    return seed
-
-
-def normalise_scores(scores):
-    """Scores mapped to [-1, 1] per class map: positive part / max, negative part / |min|
-    (the TD-target normalisation, icd-reference.md "Network", clamps 1e-5)."""
-    pos = np.maximum(scores, 0) / np.maximum(scores.max(axis=(1, 2), keepdims=True), EPS)
-    neg = np.minimum(scores, 0) / np.maximum(-scores.min(axis=(1, 2), keepdims=True), EPS)
-    return pos + neg
-
-
-def threshold_seed(scores, labels, t):
-    """Table 2 seed at threshold ``t`` on :func:`normalise_scores`: class argmax where the
-    best normalised score > t, background where every class < -t, else 255."""
-    s = normalise_scores(scores)
-    best = s.max(axis=0)
-    seed = (np.asarray(labels, np.int64) + 1)[s.argmax(axis=0)].astype(np.uint8)
-    seed[best <= t] = IGNORE
-    seed[(s < -t).all(axis=0)] = 0
     return seed
 
 
@@ -306,111 +237,3 @@ def _palette():
 
         _PALETTE.append(voc.palette())
     return _PALETTE[0]
-
-
-_WORKER_JOB = []
-
-
-def _init_worker(job):
-    _WORKER_JOB[:] = [job]  # fork: inherited, not pickled
-
-
-def _run_one(id_):
-    return _WORKER_JOB[0](id_)
-
-
-def _chunksize(n, workers):
-    """Images per task: 1 for small runs (no worker left idle at the end, a CRF image
-    costs far more than the message), up to 8 on large lists (fewer messages)."""
-    return max(1, min(8, n // (workers * 32)))
-
-
-def seeds_record(job, variant):
-    """What a variant's seeds depend on: the score maps (their folder's record), the
-    variant and the seed settings (:func:`icd_mx.io.bind_outputs`)."""
-    from .io import record_digest
-
-    c = job.cfg
-    rec = {"scores": record_digest(job.score_root), "variant": [variant.kind, variant.mode], "size": job.size}
-    if variant.mode == "crf":
-        rec.update(crf_confidence=c.crf_confidence, crf_rest=c.crf_rest)
-    if variant.mode == "cam_thr":
-        rec["cam_threshold"] = c.cam_threshold
-    if variant.mode == "sal":
-        rec["saliency"] = os.path.abspath(job.layout.saliency_dir) if job.layout.saliency_dir else ""
-    return rec
-
-
-def _needed_kinds(job, id_):
-    """The score kinds :meth:`SeedJob.compute` reads for ``id_``: every variant's, plus the CAM
-    where an image with several classes settles overlaps by it (icd-reference.md "Seeds")."""
-    from .data import voc
-
-    kinds = {v.kind for v in job.variants}
-    if "cam" not in kinds and any(v.mode != "cam_thr" for v in job.variants) \
-            and len(voc.read_labels(job.layout.xml(id_))) > 1:
-        kinds.add("cam")
-    return sorted(kinds)
-
-
-def generate_seeds(job, ids, workers=1, progress=True, overwrite=False):
-    """Run :class:`SeedJob` over ``ids`` in worker processes (resumable).
-
-    The run folder (the parent of ``job.out_root``) is locked for the stage
-    (:func:`icd_mx.io.run_lock`). Score files are checked up front, so a missing file
-    fails before any work with one InputError naming it. Each variant's folders are bound
-    to :func:`seeds_record` once the inputs are checked: seeds made from other scores or
-    settings are refused unless ``overwrite``.
-
-    Returns
-    -------
-    dict
-        ``{"images": n, "skipped": n_already_done}``.
-
-    Raises
-    ------
-    InputError
-        The first bad input met (by a worker or the up-front check).
-    """
-    from .io import run_lock
-
-    with run_lock(os.path.dirname(os.path.abspath(job.out_root)), "seeds"):
-        return _generate_seeds(job, ids, workers, progress, overwrite)
-
-
-def _generate_seeds(job, ids, workers, progress, overwrite):
-    from .io import bind_outputs, check_outputs
-
-    folders = [(os.path.dirname(job.out_path(v, "x", color)), seeds_record(job, v))
-               for v in job.variants for color in (False, True)]
-    replaced = [check_outputs(folder, rec, overwrite) for folder, rec in folders]  # refuse before any write
-    todo = list(ids) if any(replaced) else [i for i in ids if not job.done(i)]
-    for id_ in todo:
-        for kind in _needed_kinds(job, id_):
-            p = job.score_path(kind, id_)
-            if not os.path.isfile(p):
-                raise InputError(p, "score file not found (run tools/infer.py first)")
-    for folder, rec in folders:
-        bind_outputs(folder, rec, overwrite)
-    todo = [i for i in ids if not job.done(i)]
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(todo), desc="seeds", disable=not progress)
-    if workers > 1 and len(todo) > 1:
-        import multiprocessing as mp
-
-        workers = min(workers, len(todo))
-        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-            for id_, err in pool.imap_unordered(_run_one, todo, chunksize=_chunksize(len(todo), workers)):
-                if err:
-                    pool.terminate()
-                    raise InputError(*err)
-                bar.update()
-    else:
-        for id_ in todo:
-            _, err = job(id_)
-            if err:
-                raise InputError(*err)
-            bar.update()
-    bar.close()
-    return {"images": len(ids), "skipped": len(ids) - len(todo)}

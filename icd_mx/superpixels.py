@@ -23,6 +23,8 @@ import os
 
 import numpy as np
 
+from .data.transforms import reindex
+
 _EPS = 1e-12
 
 
@@ -45,12 +47,6 @@ def fh_segment(img_rgb, sigma=0.8, k=75.0, min_size=75):
     from . import fh
 
     return fh.fh_segment(img_rgb, sigma, k, min_size)
-
-
-def relabel(ids):
-    """Map ids to 0..n-1 in increasing order of the original id (int32)."""
-    _, inv = np.unique(ids, return_inverse=True)
-    return inv.reshape(ids.shape).astype(np.int32)
 
 
 def region_features(sp, feature_map):
@@ -188,7 +184,7 @@ def merge_reference(sp, feats, sizes, max_regions=64, adjacent_only=False):
             if alive[k] and k != i:
                 mat[i, k] = mat[k, i] = sim(i, k)
     merged = member.argmax(axis=0).reshape(h, w)
-    return relabel(merged)
+    return reindex(merged)
 
 
 def merge_fast(sp, feats, sizes, max_regions=64, adjacent_only=False):
@@ -271,7 +267,7 @@ def merge_superpixels(sp, feature_map, max_regions=64, adjacent_only=False):
     ndarray
         HxW int32 ids 0..m-1, m <= max_regions.
     """
-    sp = relabel(sp)
+    sp = reindex(sp)
     feats, sizes = region_features(sp, feature_map)
     return merge_fast(sp, feats, sizes, max_regions, adjacent_only)
 
@@ -333,7 +329,7 @@ class VGGFeatures:
     ``size`` and cropped (docs/method.md, "Superpixels").
 
     ``device``: a GPU id, or None for the CPU (set per worker process by
-    :func:`run_superpixels`). :meth:`batch` runs images of one canvas size as one batch.
+    :func:`icd_mx.stages.superpixels.run_superpixels`). :meth:`batch` runs images of one canvas size as one batch.
     MXNet loads lazily (once per worker process)."""
 
     def __init__(self, params, width=1.0, size=513, device=None):
@@ -402,133 +398,3 @@ def feature_source(cfg):
 
         require_gpus(cfg.gpus, "superpixels.gpus")
     return VGGFeatures(cfg.feature_params, cfg.feature_width, cfg.feature_size)
-
-
-class SuperpixelJob:
-    """A few images: read, segment, merge, write (picklable; used by worker processes)."""
-
-    def __init__(self, layout, cfg, features):
-        self.layout, self.cfg, self.features = layout, cfg, features
-
-    def __call__(self, ids):
-        """``[(id, None or (path, problem))]`` for ``ids`` (one id or a list)."""
-        from .data import superpixel_io, voc
-        from .errors import InputError
-
-        ids = [ids] if isinstance(ids, str) else list(ids)
-        errors, todo, images = {}, [], []
-        for id_ in ids:
-            if os.path.isfile(self.layout.superpixel(id_)):
-                continue
-            try:
-                images.append(voc.read_image(self.layout.image(id_)))
-                todo.append(id_)
-            except InputError as e:
-                errors[id_] = (e.path, e.problem)
-        if todo:
-            for id_, sp in zip(todo, make_superpixels_batch(images, self.features, self.cfg)):
-                try:
-                    superpixel_io.write_superpixels(self.layout.superpixel(id_), sp)
-                except InputError as e:
-                    errors[id_] = (e.path, e.problem)
-        return [(id_, errors.get(id_)) for id_ in ids]
-
-
-_WORKER_JOB = None
-
-
-def _init_worker(job, devices=None):
-    """Keep one job per worker process, so its feature network loads once, not per image;
-    with GPUs each worker takes the next device id from ``devices`` (a queue)."""
-    global _WORKER_JOB
-    if devices is not None and isinstance(job.features, VGGFeatures):
-        job.features.device = devices.get()
-    _WORKER_JOB = job
-
-
-def _run_worker_job(ids):
-    return _WORKER_JOB(ids)
-
-
-def worker_devices(gpus, workers):
-    """The device of each worker process: GPUs round-robin (``None``: the CPU)."""
-    if not gpus:
-        return [None] * workers
-    return [gpus[i % len(gpus)] for i in range(max(workers, len(gpus)))]
-
-
-def chunks(ids, size):
-    """``ids`` cut into lists of at most ``size``."""
-    size = max(1, int(size))
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
-
-
-def superpixels_record(cfg):
-    """What the merged superpixels depend on (:func:`icd_mx.io.bind_outputs`)."""
-    from .io import file_digest
-
-    from . import fh
-
-    rec = {k: getattr(cfg, k) for k in ("sigma", "k", "min_size", "max_regions", "adjacent_only", "features")}
-    rec["fh"] = fh.implementation()  # skimage's FH (before) and the Python fallback partition differently
-    if cfg.features == "vgg":
-        rec.update(feature_size=cfg.feature_size, feature_width=cfg.feature_width,
-                   feature_params=file_digest(cfg.feature_params))
-    return rec
-
-
-def run_superpixels(layout, ids, cfg, features, workers=1, progress=True, overwrite=False):
-    """Superpixels for ``ids`` (skipping existing outputs) in worker processes.
-
-    The folder is bound to :func:`superpixels_record`: superpixels made with other
-    settings or feature weights are refused unless ``overwrite``.
-
-    Returns
-    -------
-    dict
-        ``{"images": n, "skipped": n_existing}``.
-    """
-    from tqdm import tqdm
-
-    from .errors import InputError
-
-    from .io import bind_outputs, check_outputs
-
-    replaced = check_outputs(layout.superpixel_dir, superpixels_record(cfg), overwrite)  # refuse, write nothing
-    for i in (ids if replaced else [i for i in ids if not os.path.isfile(layout.superpixel(i))]):
-        if not os.path.isfile(layout.image(i)):
-            raise InputError(layout.image(i), "image not found")
-    bind_outputs(layout.superpixel_dir, superpixels_record(cfg), overwrite)  # bound once the inputs are there
-    todo = [i for i in ids if not os.path.isfile(layout.superpixel(i))]
-    job = SuperpixelJob(layout, cfg, features)
-    bar = tqdm(total=len(todo), desc="superpixels", disable=not progress)
-    gpus = list(cfg.gpus) if isinstance(features, VGGFeatures) else []
-    devices = worker_devices(gpus, workers)
-    batches = chunks(todo, cfg.batch_size if gpus else 1)  # CPU: one image per task, as many tasks as workers
-    if (len(devices) > 1 or gpus) and len(batches) > 1:
-        import multiprocessing as mp
-
-        # CUDA does not survive fork: GPU workers start fresh ("spawn"), each on its own device
-        ctx = mp.get_context("spawn" if gpus else "fork")
-        queue = None
-        if gpus:
-            queue = ctx.Queue()
-            for d in devices:
-                queue.put(d)
-        with ctx.Pool(len(devices), initializer=_init_worker, initargs=(job, queue)) as pool:
-            for results in pool.imap_unordered(_run_worker_job, batches):
-                for _, err in results:
-                    if err:
-                        pool.terminate()
-                        raise InputError(*err)
-                bar.update(len(results))
-    else:
-        if gpus and isinstance(features, VGGFeatures):
-            features.device = gpus[0]
-        for batch in batches:
-            for _, err in job(batch):
-                if err:
-                    raise InputError(*err)
-            bar.update(len(batch))
-    bar.close()
-    return {"images": len(ids), "skipped": len(ids) - len(todo)}

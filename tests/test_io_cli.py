@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from icd_mx import cli, io
+from icd_mx import commands, io
 from icd_mx.errors import InputError
 
 
@@ -46,10 +46,14 @@ def test_bind_outputs_resumes_refuses_and_overwrites(tmp_path):
 
 
 def test_file_digest_names_the_bytes(tmp_path):
+    """The SHA-1 of known bytes (published values, not recomputed here), whatever the
+    file's name and however it is read in chunks."""
     (tmp_path / "a").write_bytes(b"weights")
     (tmp_path / "b").write_bytes(b"weights")
+    (tmp_path / "empty").write_bytes(b"")
     assert io.file_digest(tmp_path / "a") == io.file_digest(tmp_path / "b") == \
-        "".join(__import__("hashlib").sha1(b"weights").hexdigest())
+        io.file_digest(tmp_path / "a", chunk=3) == "5cab97f5a209481481ceb0b3c9dab9cba6bd17ce"
+    assert io.file_digest(tmp_path / "empty") == "da39a3ee5e6b4b0d3255bfef95601890afd80709"
 
 
 def test_run_main_prints_one_line(capsys):
@@ -57,10 +61,37 @@ def test_run_main_prints_one_line(capsys):
         raise InputError("some/file.png", "size 3x4 differs from the image 5x6")
 
     with pytest.raises(SystemExit) as e:
-        cli.run_main(body)
+        commands.run_main(body)
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err == "error: some/file.png: size 3x4 differs from the image 5x6\n"
+
+
+def test_overrides_anywhere_on_the_line():
+    """``section.key=value`` tokens are overrides wherever they stand, never an option's value."""
+    from icd_mx.commands import seeds  # noqa: F401 (the parsers live in the package)
+
+    parser = commands.stage_parser("seeds\n")
+    parser.add_argument("--run")
+    parser.add_argument("--scores", nargs="*")
+    args = parser.parse_args(["--config", "C", "data.root=X", "--run", "R", "seeds.variants=[raw, crf]"])
+    assert args.config == ["C"] and args.run == "R" and args.overrides == ["data.root=X", "seeds.variants=[raw, crf]"]
+    args = parser.parse_args(["--scores", "icd_td", "data.root=X", "name=n"])
+    assert args.scores == ["icd_td"] and args.overrides == ["data.root=X", "name=n"]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--bogus"])
+
+
+def test_icd_entry_point_runs_a_stage_from_the_package(tmp_path):
+    """``python -m icd_mx <stage>`` (the ``icd`` script) runs the package's command, outside
+    the checkout: no tools/ folder needed."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-m", "icd_mx", "make_synthetic", str(tmp_path / "r"), "--train", "2",
+                          "--val", "0", "--classes", "2", "--min-side", "32", "--max-side", "40"],
+                         capture_output=True, text=True, cwd=str(tmp_path), env=env)
+    assert out.returncode == 0, out.stderr
+    assert len(os.listdir(tmp_path / "r" / "JPEGImages")) == 2
 
 
 def test_icd_entry_point_lists_stages():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from icd_mx import metrics
-from icd_mx.seeds import normalise_scores
+from icd_mx.scores import normalise_scores
 
 
 def test_miou_hand_computed():

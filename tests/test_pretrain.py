@@ -23,7 +23,7 @@ def test_part_canvases_are_labelled_and_deterministic():
 
 
 def test_pool_does_not_depend_on_workers():
-    from icd_mx.pretrain import render_pool
+    from icd_mx.stages.pretrain import render_pool
 
     a = render_pool(6, 24, 3, seed=1, workers=1)
     b = render_pool(6, 24, 3, seed=1, workers=2)
@@ -35,7 +35,7 @@ def test_run_pretrain_writes_an_init_that_icd_and_deeplab_read(tmp_path):
 
     from icd_mx.compat.release import load_params
     from icd_mx.nn import ICDNet
-    from icd_mx.pretrain import init_path, run_pretrain
+    from icd_mx.stages.pretrain import init_path, run as run_pretrain
 
     cfg = load_config(None, [f"run_dir={tmp_path}/run", "model.width=0.0625", "model.scratch_dirac=0.1",
                              "pretrain.patches=16", "pretrain.patch_size=24", "pretrain.classes=3",

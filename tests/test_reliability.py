@@ -115,7 +115,7 @@ def test_a_ground_truth_mask_of_the_wrong_size_is_named_with_both_sizes(tmp_path
 
 @pytest.mark.parametrize("bad", ["nan", "float64", "shape", "classes"])
 def test_score_maps_of_the_wrong_dtype_shape_or_with_nan_are_refused(tmp_path, bad):
-    from icd_mx.seeds import load_scores, score_size
+    from icd_mx.scores import load_scores, score_size
 
     assert score_size(513) == 65 and score_size(321) == 41 and score_size(105) == 14
     good = np.linspace(-1, 1, 2 * 65 * 65, dtype=np.float32).reshape(2, 65, 65)
@@ -276,7 +276,7 @@ DISK_FULL = """
     sys.path.insert(0, os.path.join(os.getcwd(), "tests", "engine"))
     import mxnet as mx
     from engine_toy import Opt, ToyTask
-    from icd_mx.cli import run_main
+    from icd_mx.commands import run_main
     from icd_mx.engine import fit
 
     class Filling(ToyTask):

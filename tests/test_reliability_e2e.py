@@ -40,6 +40,7 @@ def error_line(out):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     from icd_mx import superpixels
+    from icd_mx.stages.superpixels import run_superpixels
 
     base = tmp_path_factory.mktemp("rel_e2e")
     data = str(base / "data")
@@ -49,8 +50,8 @@ def tiny(tmp_path_factory):
           "superpixels.features=color", "seeds.workers=1"]
     cfg = load_config(None, ov)
     layout = VOCLayout(data, cfg.data.superpixel_dir)
-    superpixels.run_superpixels(layout, read_list(data, "train_aug"), cfg.superpixels, superpixels.color_features,
-                                progress=False)
+    run_superpixels(layout, read_list(data, "train_aug"), cfg.superpixels, superpixels.color_features,
+                    progress=False)
     ref = str(base / "ref")
     out = tool("train", *ov, f"run_dir={ref}")
     assert out.returncode == 0, out.stderr

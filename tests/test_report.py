@@ -30,7 +30,7 @@ def test_measured_beside_paper_with_commands(tmp_path):
     _write(root, "icd", "scores_icd_td", {"map": 55.55, "sweep": sweep})
     _write(root, "icd", "seeds_raw", {"miou": 57.25})
     _write(root, "icd", "seeds_crf", {"miou": 60.0, "command": "python tools/evaluate.py --run runs/icd"})
-    _write(root, "seg_vgg16", "seg_val", {"metrics": {"miou": 0.5}, "units": "fraction", "command": "X"})
+    _write(root, "seg_vgg16", "seg_val", {"miou": 50.0, "command": "X"})  # as the prediction stage writes it
     with open(os.path.join(root, "icd", "commands.txt"), "w") as f:
         f.write("python tools/train.py a=1\npython tools/evaluate.py --run runs/icd --scores icd_td\n")
     md = report.render(root, note="mini-VOC")
@@ -60,14 +60,10 @@ def test_run_dir_mapping_and_bad_records(tmp_path):
 
 
 def test_minivoc_plan_covers_every_table_and_parses(tmp_path):
-    import importlib.util
-
+    from icd_mx import pipeline as mod
     from icd_mx.config import load_config
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("reproduce", os.path.join(root, "tools", "reproduce.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     steps = mod.minivoc_plan(str(tmp_path / "runs"))
     keys = {k for k, _ in steps if k}
     assert set(report.run_keys()) <= keys  # every table, the saliency rows and test columns included
@@ -75,18 +71,18 @@ def test_minivoc_plan_covers_every_table_and_parses(tmp_path):
         if "--config" not in argv and not any("=" in a and a.startswith("seg.") for a in argv):
             continue
         cfgs = [os.path.join(root, argv[i + 1]) for i, a in enumerate(argv) if a == "--config"]
-        over = [a for a in argv[2:] if "=" in a and not a.startswith("-")]
+        over = [a for a in argv[4:] if "=" in a and not a.startswith("-")]
         load_config(cfgs or None, over)  # every override names a real, valid key
     assert mod.run_plan(steps[:1], str(tmp_path), 0, dry_run=True) == []
 
 
 def test_present_mean_with_fallback(tmp_path):
     root = str(tmp_path)
-    sweep = [{"threshold": 0.0, "miou": 20.0, "miou_present": 70.0, "recall": 80.0}]
+    sweep = {"0.0": {"miou": 20.0, "miou_present": 70.0, "recall": 80.0}}
     _write(root, "icd", "scores_icd_td", {"map": 55.0, "sweep": sweep})
     _write(root, "icd", "seeds_raw", {"miou": 15.0, "miou_present": 61.25})
     _write(root, "icd", "seeds_crf", {"miou": 16.0})  # an older record: no miou_present
-    _write(root, "seg_vgg16", "seg_val", {"metrics": {"miou": 0.1, "miou_present": 0.5}, "units": "fraction"})
+    _write(root, "seg_vgg16", "seg_val", {"miou": 10.0, "miou_present": 50.0})
     default = report.render(root)
     assert "| + top-down (TD) | 59.9 | 15.0 |" in default
     assert "| 59.5/83.5 | 20.0/80.0 |" in default
@@ -97,7 +93,7 @@ def test_present_mean_with_fallback(tmp_path):
     assert "| c | 59.9/62.2 | 61.2/16.0 |" in md
     assert "| 59.5/83.5 | 70.0/80.0 |" in md  # sweep entries: miou_present, recall unchanged
     assert "| ICD | 57.0 | 55.0 |" in md  # mAP is not an mIoU
-    assert "| ICD seeds | 61.2 | 50.0 |" in md  # fraction units still scaled
+    assert "| ICD seeds | 61.2 | 50.0 |" in md
     assert "present in the ground truth" in md
     assert "T=0 mIoU/recall (ours, mIoU over present)" in md
     assert "| mAP (paper) | mAP (ours) |" in md

@@ -1,6 +1,5 @@
 """tools/reproduce.py: the VOC plan is the mini-VOC plan on the VOC configs, run folders the
 report reads, --dry-run, budget and resume (docs/gpu.md, README "PASCAL VOC 2012")."""
-import importlib.util
 import os
 import sys
 
@@ -8,16 +7,20 @@ import pytest
 
 from icd_mx import report
 from icd_mx.config import load_config
+from icd_mx.pipeline import stage_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def rep():
-    spec = importlib.util.spec_from_file_location("reproduce", os.path.join(ROOT, "tools", "reproduce.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """The plans (icd_mx.pipeline) and the command's main (icd_mx.commands.reproduce)."""
+    from types import SimpleNamespace
+
+    from icd_mx import pipeline
+    from icd_mx.commands import reproduce
+
+    return SimpleNamespace(**vars(pipeline), main=reproduce.main)
 
 
 def _shape(steps):
@@ -25,7 +28,7 @@ def _shape(steps):
     out = {}
     for key, argv in steps:
         if key:
-            tool = os.path.basename(argv[1])
+            tool = stage_of(argv)
             variants = [a for a in argv if a.startswith("seeds.variants=") or a.startswith("seg.split=")]
             out.setdefault(key, []).append((tool, variants))
     return out
@@ -42,7 +45,7 @@ def test_voc_plan_is_the_minivoc_plan_on_the_voc_configs(rep, tmp_path):
     assert len(set(dirs.values())) == len(dirs)
     for key, argv in voc:
         cfgs = [os.path.join(ROOT, argv[i + 1]) for i, a in enumerate(argv) if a == "--config"]
-        over = [a for a in argv[2:] if "=" in a and not a.startswith("-")]
+        over = [a for a in argv[4:] if "=" in a and not a.startswith("-")]
         cfg = load_config(cfgs, over)  # every config exists and every override is a valid key
         assert cfg.train.gpus == [0, 1]
         if key:
@@ -59,7 +62,7 @@ def test_dry_run_prints_every_command(rep, capsys):
     rep.main(["--voc", "--dry-run", "--root", "/data/VOC2012"])
     out = capsys.readouterr()
     lines = out.out.strip().splitlines()
-    assert len(lines) == len(rep.voc_plan("runs")) and lines[0].startswith("python tools/superpixels.py")
+    assert len(lines) == len(rep.voc_plan("runs")) and lines[0].startswith("python -m icd_mx superpixels")
     assert all("data.root=/data/VOC2012" in line for line in lines)
     assert "cam=voc_vgg16_cam" in out.err
 

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from icd_mx import seeds
+from icd_mx.scores import normalise_scores, resize_maps, threshold_seed
+from icd_mx.stages.seeds import generate_seeds
 
 EPS = 1e-5
 
@@ -87,19 +89,19 @@ def test_saliency_mode_and_one_percent_rule():
 def test_cam_seed_and_threshold_seed():
     cams = np.array([[[2.0, 1.0, 0.0]], [[0.0, 4.0, -1.0]]], np.float32)
     assert seeds.cam_seed(cams, [0, 5], 0.3).tolist() == [[1, 6, 0]]
-    ts = seeds.threshold_seed(np.array([[[2.0, 0.2, -1.0, -0.1]]], np.float32), [3], 0.3)
+    ts = threshold_seed(np.array([[[2.0, 0.2, -1.0, -0.1]]], np.float32), [3], 0.3)
     assert ts.tolist() == [[4, 255, 0, 255]]
-    n = seeds.normalise_scores(np.array([[[2.0, 1.0, -4.0, -1.0]]], np.float32))
+    n = normalise_scores(np.array([[[2.0, 1.0, -4.0, -1.0]]], np.float32))
     assert n.tolist() == [[[1.0, 0.5, -1.0, -0.25]]]
 
 
 def test_resize_maps_equals_per_channel_cv2():
     rng = np.random.default_rng(0)
     m = rng.standard_normal((3, 65, 65)).astype(np.float32)
-    out = seeds.resize_maps(m, 300, 401)
+    out = resize_maps(m, 300, 401)
     ref = np.array([cv2.resize(x, (513, 513))[:300, :401] for x in m])
     assert np.array_equal(out, ref)
-    assert seeds.resize_maps(m[:1], 10, 12).shape == (1, 10, 12)
+    assert resize_maps(m[:1], 10, 12).shape == (1, 10, 12)
 
 
 def test_variants():
@@ -139,12 +141,12 @@ def test_cam_scores_needed_only_where_read(tmp_path):
         np.save(scores / f"{i}.npy", rng.standard_normal((n_labels[i], 65, 65)).astype(np.float32))
     job = seeds.SeedJob(layout, str(tmp_path / "scores"), str(tmp_path / "out"),
                         [seeds.parse_variant("raw", "icd_td")], SeedConfig())
-    seeds.generate_seeds(job, single, progress=False)
+    generate_seeds(job, single, progress=False)
     assert all(os.path.isfile(job.out_path(job.variants[0], i)) for i in single)
     with pytest.raises(InputError, match="score file not found") as e:
-        seeds.generate_seeds(job, multi[:1], progress=False)
+        generate_seeds(job, multi[:1], progress=False)
     assert e.value.path.endswith(os.path.join("cam", multi[0] + ".npy"))
     thr = seeds.SeedJob(layout, str(tmp_path / "scores"), str(tmp_path / "out2"),
                         [seeds.parse_variant("cam_thr", "icd_td")], SeedConfig())
     with pytest.raises(InputError, match="score file not found"):
-        seeds.generate_seeds(thr, single[:1], progress=False)
+        generate_seeds(thr, single[:1], progress=False)

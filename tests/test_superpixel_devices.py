@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from icd_mx import superpixels as S
+from icd_mx.stages import superpixels as stage
 from icd_mx.config import ModelConfig, SuperpixelConfig
 from icd_mx.data.voc import VOCLayout
 from icd_mx.errors import InputError
@@ -41,10 +42,10 @@ def test_batch_equals_one_image_at_a_time(tmp_path):
 
 
 def test_devices_and_chunks():
-    assert S.worker_devices([], 3) == [None, None, None]
-    assert S.worker_devices([0, 1], 5) == [0, 1, 0, 1, 0]
-    assert S.worker_devices([0, 1], 1) == [0, 1]  # at least one worker per GPU
-    assert S.chunks(list("abcde"), 2) == [["a", "b"], ["c", "d"], ["e"]]
+    assert stage.worker_devices([], 3) == [None, None, None]
+    assert stage.worker_devices([0, 1], 5) == [0, 1, 0, 1, 0]
+    assert stage.worker_devices([0, 1], 1) == [0, 1]  # at least one worker per GPU
+    assert stage.chunks(list("abcde"), 2) == [["a", "b"], ["c", "d"], ["e"]]
 
 
 def test_gpus_the_build_lacks_are_refused(tmp_path):
@@ -64,8 +65,8 @@ def test_job_on_a_batch_and_the_worker_pool(tmp_path):
         Image.fromarray(rng.randint(0, 256, (30, 40, 3)).astype(np.uint8)).save(tmp_path / "JPEGImages" / f"{i}.jpg")
     layout = VOCLayout(str(tmp_path))
     cfg = SuperpixelConfig(features="color", max_regions=6)
-    job = S.SuperpixelJob(layout, cfg, S.color_features)
+    job = stage.SuperpixelJob(layout, cfg, S.color_features)
     assert job(ids[:2] + ["absent"])[-1][0] == "absent"  # a missing image: its error, the others written
     assert all(os.path.isfile(layout.superpixel(i)) for i in ids[:2])
-    out = S.run_superpixels(layout, ids, cfg, S.color_features, workers=2, progress=False)
+    out = stage.run_superpixels(layout, ids, cfg, S.color_features, workers=2, progress=False)
     assert out == {"images": 5, "skipped": 2} and all(os.path.isfile(layout.superpixel(i)) for i in ids)

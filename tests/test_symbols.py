@@ -12,8 +12,7 @@ from icd_mx.config import ModelConfig
 from icd_mx.nn import ICDNet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import export_symbols  # noqa: E402
+from icd_mx.commands import export_symbols  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(export_symbols.VARIANTS))

@@ -4,7 +4,7 @@ import numpy as np
 
 from icd_mx.config import ModelConfig
 from icd_mx.nn.icd import ICDNet
-from icd_mx.train_icd import init_from_scratch
+from icd_mx.nn.build import init_from_scratch
 
 
 def _weights(net):

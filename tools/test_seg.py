@@ -1,42 +1,11 @@
 #!/usr/bin/env python
 """Predict with a trained DeepLab: multi-scale + flip, optional CRF; score val, write the test submission.
 
-    python tools/test_seg.py --config configs/voc_deeplab_vgg16.yaml seg.split=val
-    python tools/test_seg.py --config configs/voc_deeplab_vgg16.yaml seg.split=test seg.crf=true
-
-Writes <run>/pred/<split>[_crf]/<id>.png, <run>/eval/seg_<split>[_crf].json (when ground
-truth exists) and, for test, <run>/results/VOC2012/Segmentation/comp6_test_cls/<id>.png
-packed into <run>/results.tar.gz. Rerunning continues where it stopped.
+Parser and body: icd_mx/commands/test_seg.py (`--help`; also `icd test_seg`).
 """
-import json
-import os
-import shlex
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from icd_mx.cli import load_stage_config, run_main, stage_parser  # noqa: E402
-
-
-def body(args, argv):
-    cfg = load_stage_config(args)
-    from icd_mx.seg.predict import run_test
-
-    command = " ".join(shlex.quote(a) for a in ["python", "tools/test_seg.py"] + argv)
-    record = run_test(cfg, command, overwrite=args.overwrite)
-    shown = {k: record.get(k) for k in ("split", "miou", "pixel_acc", "images", "predictions", "submission")
-             if record.get(k) is not None}
-    print(json.dumps(shown))
-
-
-def main(argv=None):
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = stage_parser(__doc__.splitlines()[0])
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace predictions made with another checkpoint or test settings")
-    run_main(body, parser.parse_args(argv), argv)
-    return 0
-
+from icd_mx.commands.test_seg import main
 
 if __name__ == "__main__":
     sys.exit(main())

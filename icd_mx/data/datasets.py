@@ -1,7 +1,9 @@
-"""Gluon datasets of the ICD stage and a deterministic loader.
+"""Gluon datasets of the ICD and segmentation stages and a deterministic loader.
 
 - :class:`ICDTrainDataset` items: ``(img (3,C,C) float32, sp (C,C) int32, label (20,) float32)``
   with the release's augmentation (:func:`~icd_mx.data.transforms.train_transform`).
+- :class:`SegTrainDataset` items: ``(img (3,C,C) float32, label (C,C) float32)``: seeds for
+  DeepLab (:func:`~icd_mx.data.transforms.seg_transform`).
 - :class:`ICDInferDataset` items: ``(img (3,S,S), sp (S,S), label (20,), index)`` padded to
   ``infer_size`` (:func:`~icd_mx.data.transforms.infer_transform`).
 - :func:`make_loader`: a ``mxnet.gluon.data.DataLoader`` whose randomness depends only on
@@ -22,8 +24,8 @@ from mxnet.gluon.data.dataloader import default_batchify_fn, default_mp_batchify
 
 from ..errors import InputError
 from .superpixel_io import read_superpixels
-from .transforms import infer_transform, train_transform
-from .voc import VOCLayout, image_size, label_vector, read_image, read_labels, read_list
+from .transforms import infer_transform, seg_transform, train_transform
+from .voc import VOCLayout, image_size, label_vector, read_image, read_labels, read_list, read_mask
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,49 @@ def epoch_order(n, seed, epoch, shuffle):
     return rng.permutation(n)
 
 
-class _ICDBase(Dataset):
+class _ListDataset(Dataset):
+    """A list of samples whose files must exist, with the bad-sample policy of
+    ``data.on_bad_sample``: the ICD datasets and the segmentation stage's seed dataset."""
+
+    cfg = None
+
+    @property
+    def skip(self):
+        return self.cfg.on_bad_sample == "skip"
+
+    def files(self, id_):
+        """The files sample ``id_`` needs."""
+        raise NotImplementedError
+
+    def _present(self, ids):
+        """``ids`` whose files all exist: an InputError naming the first missing file, or in
+        skip mode one warning with the count and the rest of the ids."""
+        if not ids:  # a list file with no ids is refused by read_list, naming the file
+            raise InputError(self.cfg.root, "no sample ids given")
+        missing = [(i, p) for i in ids for p in self.files(i) if not os.path.isfile(p)]
+        if missing:
+            bad = sorted({i for i, _ in missing})
+            problem = f"file not found ({len(missing)} missing files in {len(bad)} of {len(ids)} samples)"
+            if not self.skip:
+                raise InputError(missing[0][1], problem)
+            logger.warning("skipping %d samples: %s: %s", len(bad), missing[0][1], problem)
+            ids = [i for i in ids if i not in set(bad)]
+            if not ids:
+                raise InputError(self.cfg.root, "no usable sample left")
+        return ids
+
+    def __len__(self):
+        return len(self.ids)
+
+    def get(self, index, seed=0, epoch=0):
+        """Item ``index`` with the randomness of ``(seed, epoch, index)``."""
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        return self.get(index)
+
+
+class _ICDBase(_ListDataset):
     def __init__(self, data_cfg, ids, max_superpixels=65):
         self.cfg = data_cfg
         self.max_superpixels = max_superpixels  # model.max_superpixels: <= 64 merged ids + the padding id
@@ -50,28 +94,17 @@ class _ICDBase(Dataset):
             ids = read_list(data_cfg.root, ids)
         self.ids, self.labels = self._scan(list(ids))
 
-    @property
-    def skip(self):
-        return self.cfg.on_bad_sample == "skip"
+    def files(self, id_):
+        return self.layout.image(id_), self.layout.xml(id_), self.layout.superpixel(id_)
 
     def _scan(self, ids):
-        """Check that every file exists and read the XML labels (fail early, icd-reference.md
-        "Data conventions" for the label rule)."""
-        if not ids:  # a list file with no ids is refused by read_list, naming the file
-            raise InputError(self.cfg.root, "no sample ids given")
-        paths = {i: (self.layout.image(i), self.layout.xml(i), self.layout.superpixel(i)) for i in ids}
-        missing = [(i, p) for i in ids for p in paths[i] if not os.path.isfile(p)]
-        if missing:
-            bad = sorted({i for i, _ in missing})
-            problem = f"file not found ({len(missing)} missing files in {len(bad)} of {len(ids)} samples)"
-            if not self.skip:
-                raise InputError(missing[0][1], problem)
-            logger.warning("skipping %d samples: %s: %s", len(bad), missing[0][1], problem)
-            ids = [i for i in ids if i not in set(bad)]
+        """Check that every file exists and read the XML labels (fail early; docs/method.md,
+        "Data conventions", for the label rule)."""
+        ids = self._present(ids)
         keep, labels, bad_xml = [], [], []
         for i in ids:
             try:
-                labels.append(label_vector(read_labels(paths[i][1])))
+                labels.append(label_vector(read_labels(self.layout.xml(i))))
                 keep.append(i)
             except InputError as e:
                 if not self.skip:
@@ -83,9 +116,6 @@ class _ICDBase(Dataset):
             raise InputError(self.cfg.root, "no usable sample left")
         return keep, labels
 
-    def __len__(self):
-        return len(self.ids)
-
     def _load(self, index):
         id_ = self.ids[index]
         img = read_image(self.layout.image(id_))
@@ -96,13 +126,6 @@ class _ICDBase(Dataset):
                              f"{self.max_superpixels - 1} model.max_superpixels allows (merge them with "
                              "tools/superpixels.py, superpixels.max_regions)")
         return img, sp
-
-    def get(self, index, seed=0, epoch=0):
-        """Item ``index`` with the randomness of ``(seed, epoch, index)``."""
-        raise NotImplementedError
-
-    def __getitem__(self, index):
-        return self.get(index)
 
 
 class ICDTrainDataset(_ICDBase):
@@ -139,6 +162,50 @@ class ICDInferDataset(_ICDBase):
     def original_size(self, index):
         """``(h, w)`` of the image of item ``index``."""
         return image_size(self.layout.image(self.ids[index]))
+
+
+class SegTrainDataset(_ListDataset):
+    """Images with seed label maps for the segmentation stage, items
+    ``(img (3,C,C) float32, label (C,C) float32)`` (:func:`~icd_mx.data.transforms.seg_transform`).
+
+    Parameters
+    ----------
+    data_cfg : icd_mx.config.DataConfig
+        ``root`` and ``on_bad_sample``.
+    seg_cfg : icd_mx.config.SegConfig
+        ``seeds`` (folder of ``<id>.png``), ``crop_size``, ``scales``.
+    ids : list of str or str
+        Image ids, or a list name / path.
+
+    Raises
+    ------
+    InputError
+        Empty list, no seed folder, a missing image or seed (the first one is named).
+        A seed whose size differs from its image fails when loaded, naming the seed.
+    """
+
+    def __init__(self, data_cfg, seg_cfg, ids):
+        self.cfg, self.seg = data_cfg, seg_cfg
+        self.layout = VOCLayout(data_cfg.root)
+        if not seg_cfg.seeds or not os.path.isdir(seg_cfg.seeds):
+            raise InputError(seg_cfg.seeds or "seg.seeds", "seed folder not found")
+        if isinstance(ids, str):
+            ids = read_list(data_cfg.root, ids)
+        self.ids = self._present(list(ids))
+
+    def seed_path(self, id_):
+        """``<seg.seeds>/<id>.png``."""
+        return os.path.join(self.seg.seeds, id_ + ".png")
+
+    def files(self, id_):
+        return self.layout.image(id_), self.seed_path(id_)
+
+    def get(self, index, seed=0, epoch=0):
+        """Item ``index`` with the randomness of ``(seed, epoch, index)``."""
+        id_ = self.ids[index]
+        img = read_image(self.layout.image(id_))
+        label = read_mask(self.seed_path(id_), shape=img.shape[:2])
+        return seg_transform(img, label, sample_rng(seed, epoch, index), self.seg.crop_size, self.seg.scales)
 
 
 class _EpochView(Dataset):

@@ -4,7 +4,7 @@ Layout in ``<run_dir>/checkpoints/``::
 
     epoch-0003.params   net.save_parameters (Gluon structural names)
     epoch-0003.states   trainer.save_states (momentum, optimizer)
-    epoch-0003.json     meta: epoch, iteration, RNG states, task state, history, opt
+    epoch-0003.json     meta: epoch, iteration, task state, history, opt
 
 Each file goes through :func:`icd_mx.io.atomic_path`; the JSON is written last and is
 the commit mark: a checkpoint counts only when its JSON and both binary files exist,
@@ -14,10 +14,7 @@ the mark, so a committed epoch is never missing them (docs/reliability.md).
 """
 import glob
 import os
-import random
 import re
-
-import numpy as np
 
 from ..errors import InputError
 from ..io import atomic_path, load_param_file, mx_error_text, save_json
@@ -28,22 +25,6 @@ _NAME = re.compile(r"epoch-(\d+)\.json$")
 def checkpoint_prefix(ckpt_dir, epoch):
     """``<ckpt_dir>/epoch-NNNN`` (the path of a checkpoint without extension)."""
     return os.path.join(ckpt_dir, f"epoch-{epoch:04d}")
-
-
-def rng_state():
-    """The states of Python's ``random`` and NumPy's global generator, JSON-ready."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, internal, py_gauss = random.getstate()
-    return {"python": [version, list(internal), py_gauss],
-            "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
-
-
-def set_rng_state(state):
-    """Restore what :func:`rng_state` returned."""
-    version, internal, py_gauss = state["python"]
-    random.setstate((version, tuple(internal), py_gauss))
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
 
 
 def save_checkpoint(ckpt_dir, epoch, net, trainer, meta, keep=0, before_commit=None):

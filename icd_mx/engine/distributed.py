@@ -21,7 +21,6 @@ import time
 
 import numpy as np
 
-DIST_TYPES = ("dist_sync", "dist_sync_device", "dist_async", "dist_device_sync", "dist")
 REDUCE_KEY_BASE = 1 << 24  # far above any Parameter index the Trainer uses
 
 

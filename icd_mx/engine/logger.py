@@ -1,4 +1,13 @@
-"""Run-folder logs of a training run.
+"""Logging: the process's console and the run folder's logs.
+
+One logging path (docs/architecture.md, "Logging"): every module logs to Python's
+``logging`` under the ``icd_mx`` logger; :func:`setup_logging` (called once per process by
+the commands) prints those lines on the console (stderr, through ``tqdm.write`` so that a
+line never breaks an open progress bar), and :func:`run_log` (held by ``engine.trainer.fit``
+on rank 0) also appends them, timestamped, to the run's ``log.txt``. The epoch summaries
+(losses, lr, img/s, ETA) are such lines.
+
+A training run's files (:class:`RunLogger`):
 
 - ``log.txt``: timestamped text lines (appended; a resumed run continues it);
 - ``metrics.csv``: one row per log interval: ``epoch, iter, lr, loss, <task metrics>, img_s``;
@@ -9,14 +18,78 @@ Rows of an epoch that was not checkpointed (a killed run) are dropped on resume,
 the CSV of a resumed run matches an uninterrupted one. Only rank 0 writes
 (``enabled=False`` on other workers).
 """
+import contextlib
 import csv
 import io
+import logging
 import os
-import time
+import sys
 
 from ..io import save_json, save_text
 
 FIXED = ["epoch", "iter", "lr", "loss"]
+LOGGER = "icd_mx"
+run_logger = logging.getLogger("icd_mx.run")
+
+
+class _Console(logging.Handler):
+    """Lines on stderr through ``tqdm.write``: an open progress bar is redrawn below them."""
+
+    def emit(self, record):
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # logging never raises from the console
+            self.handleError(record)
+
+
+class _ConsoleFormat(logging.Formatter):
+    def format(self, record):
+        text = super().format(record)
+        return text if record.levelno <= logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
+class _RunFile(logging.FileHandler):
+    """``<run>/log.txt``; a refused write (a full disk) raises an OSError naming the file
+    instead of a traceback on stderr (docs/reliability.md, "Refusals")."""
+
+    def handleError(self, record):
+        e = sys.exc_info()[1]
+        if isinstance(e, OSError):
+            raise OSError(e.errno, e.strerror or str(e), self.baseFilename) from None
+        super().handleError(record)
+
+
+def setup_logging(level=logging.INFO):
+    """Print the ``icd_mx`` loggers' lines on the console; once per process (later calls do
+    nothing). Warnings and errors read ``warning: ...`` / ``error: ...``."""
+    log = logging.getLogger(LOGGER)
+    if any(isinstance(h, _Console) for h in log.handlers):
+        return log
+    handler = _Console()
+    handler.setFormatter(_ConsoleFormat("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    return log
+
+
+@contextlib.contextmanager
+def run_log(run_dir):
+    """Also append the ``icd_mx`` loggers' lines to ``<run_dir>/log.txt`` (timestamped) while
+    the block runs."""
+    os.makedirs(run_dir, exist_ok=True)
+    handler = _RunFile(os.path.join(run_dir, "log.txt"), mode="a", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%Y-%m-%d %H:%M:%S"))
+    log = logging.getLogger(LOGGER)
+    if log.level == logging.NOTSET or log.level > logging.INFO:
+        log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        handler.close()
 
 
 class RunLogger:
@@ -53,15 +126,9 @@ class RunLogger:
         self.rows.append(row)
 
     def info(self, msg):
-        """Append a timestamped line to ``log.txt``."""
-        if not self.enabled:
-            return
-        path = os.path.join(self.run_dir, "log.txt")
-        try:
-            with open(path, "a") as f:
-                f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + msg + "\n")
-        except OSError as e:  # a full disk names the log (docs/reliability.md)
-            raise OSError(e.errno, e.strerror or str(e), path) from None
+        """Log one line (the console and, under :func:`run_log`, ``log.txt``)."""
+        if self.enabled:
+            run_logger.info(msg)
 
     def row(self, values):
         """Add one metrics row and rewrite ``metrics.csv`` atomically."""

@@ -16,6 +16,7 @@ written. A non-finite loss raises :class:`NonFiniteLossError` at most
 ever written, so the last good checkpoint stays the newest. Checking every iteration
 would force a device sync per step and stall MXNet's asynchronous pipeline.
 """
+import contextlib
 import dataclasses
 import inspect
 import os
@@ -25,9 +26,9 @@ import typing
 
 from ..errors import InputError
 from ..io import remove_stale_temps
-from .checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .distributed import Reducer, barrier, create_kvstore, is_dist, worker_info
-from .logger import RunLogger
+from .logger import RunLogger, run_log
 
 EXIT_NONFINITE = 3  # exit code tools use for NonFiniteLossError
 
@@ -35,7 +36,7 @@ EXIT_NONFINITE = 3  # exit code tools use for NonFiniteLossError
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or Inf; the message is one line.
 
-    ``icd_mx.cli.run_main`` prints it as ``error: ...`` and exits with :data:`EXIT_NONFINITE`.
+    ``icd_mx.commands.run_main`` prints it as ``error: ...`` and exits with :data:`EXIT_NONFINITE`.
     """
 
     exit_code = EXIT_NONFINITE
@@ -86,11 +87,6 @@ class StepInfo:
     lr: float = 0.0
     rank: int = 0
     num_workers: int = 1
-
-    @property
-    def progress(self):
-        """Training progress in epochs (``iteration / iters_per_epoch``), for warm-ups."""
-        return self.iteration / float(max(self.iters_per_epoch, 1))
 
 
 class Task(typing.Protocol):
@@ -261,10 +257,12 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True, on_start=No
     if on_start is not None and run.rank == 0:
         on_start(start)
     run.log = RunLogger(run_dir, start - 1, enabled=run.rank == 0)
-    run.log.info(f"fit: epochs {start}..{opt.epochs - 1}, contexts {contexts}, kvstore {kvstore}, "
-                 f"worker {run.rank}/{run.num_workers}, global batch {opt.batch_size}")
-    for epoch in range(start, opt.epochs):
-        _run_epoch(run, epoch)
+    with run_log(run_dir) if run.rank == 0 else contextlib.nullcontext():  # log.txt: rank 0 only
+        run.log.info(f"fit: epochs {start}..{opt.epochs - 1}, contexts {contexts}, kvstore {kvstore}, "
+                     f"worker {run.rank}/{run.num_workers}, global batch {opt.batch_size}")
+        run.started, run.first = time.time(), start
+        for epoch in range(start, opt.epochs):
+            _run_epoch(run, epoch)
     return {"history": run.history, "iteration": run.iteration, "checkpoint": run.last, "rank": run.rank}
 
 
@@ -277,9 +275,7 @@ def _resume(run):
     if prefix is None:
         return 0
     meta = load_checkpoint(prefix, run.task.net, run.trainer, run.contexts)
-    run.task.load_state_dict(meta.get("task") or {})
-    if meta.get("rng"):
-        set_rng_state(meta["rng"])
+    run.task.load_state_dict(meta.get("task") or {})  # generators: reseeded each epoch (_seed_epoch)
     run.iteration = int(meta.get("iteration", 0))
     run.history = list(meta.get("history", []))
     run.last = prefix
@@ -315,6 +311,7 @@ def _run_epoch(run, epoch):
         raise InputError("train.batch_size", f"no full batch of {opt.batch_size} in the training list (fewer "
                                              "samples than one global batch, or a loader with no len())")
     meter, rows, t0 = _Meter(), [], time.time()
+    # the bar shows the running loss and gives way to the epoch's summary line (_end_epoch)
     bar = tqdm(total=ipe, desc=f"epoch {epoch}", leave=False, disable=run.rank != 0)
     for i, batch in enumerate(loader):
         if i >= ipe:
@@ -325,6 +322,7 @@ def _run_epoch(run, epoch):
         bar.update(1)
         if meter.iters == opt.log_interval or i + 1 == ipe:
             rows.append(_flush(run, meter, epoch, lr, t0))
+            bar.set_postfix(loss=f"{rows[-1]['loss']:.4g}", refresh=False)
             meter, t0 = _Meter(), time.time()
     bar.close()
     if meter.iters:
@@ -361,11 +359,10 @@ def _end_epoch(run, epoch, lr, rows):
         if key not in ("epoch", "iter", "lr", "_iters"):
             summary[key] = sum(r[key] * r["_iters"] for r in rows) / iters
     run.history.append(summary)
-    shown = ", ".join(f"{k} {v:.6g}" for k, v in summary.items() if k not in ("epoch", "iterations"))
-    run.log.info(f"epoch {epoch}: {shown}")
+    run.log.info(_summary_line(run, epoch, summary))
     if run.rank != 0:
         return
-    meta = {"iteration": run.iteration, "rng": rng_state(), "task": run.task.state_dict(),
+    meta = {"iteration": run.iteration, "task": run.task.state_dict(),
             "history": run.history, "opt": _opt_dict(run.opt)}
 
     def finish(prefix):  # everything of the epoch before its commit mark: a kill leaves none of it missing
@@ -377,3 +374,21 @@ def _end_epoch(run, epoch, lr, rows):
 
     run.last = save_checkpoint(run.ckpt_dir, epoch, run.task.net, run.trainer, meta,
                                keep=getattr(run.opt, "keep_checkpoints", 0), before_commit=finish)
+
+
+def _summary_line(run, epoch, summary):
+    """``epoch 4/12: loss 0.41, <task metrics>, lr 0.001, img/s 12.3, 1m 05s, ETA 9m 45s``:
+    the epoch's means, its time and the time the remaining epochs take at this run's pace."""
+    done = epoch + 1 - run.first
+    elapsed = time.time() - run.started
+    eta = elapsed / max(done, 1) * (run.opt.epochs - epoch - 1)
+    values = [f"{k} {v:.4g}" for k, v in summary.items() if k not in ("epoch", "iterations", "lr", "img_s")]
+    values += [f"lr {summary['lr']:.4g}", f"img/s {summary.get('img_s', 0.0):.3g}",
+               _duration(elapsed / max(done, 1)), f"ETA {_duration(eta)}"]
+    return f"epoch {epoch + 1}/{run.opt.epochs}: " + ", ".join(values)
+
+
+def _duration(seconds):
+    seconds = int(round(seconds))
+    h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
+    return f"{h}h {m:02d}m" if h else (f"{m}m {s:02d}s" if m else f"{s}s")

@@ -282,13 +282,6 @@ class ICDNet(nn.HybridBlock):
 F_nd = mx.nd
 
 
-def build_icdnet(model_cfg, ctx=None, **kwargs):
-    """An initialised :class:`ICDNet` on ``ctx`` (a context or a list)."""
-    net = ICDNet(model_cfg, **kwargs)
-    net.initialize(ctx=ctx)
-    return net
-
-
 def inference_symbol(model_cfg):
     """The inference graph as a Symbol, parameters named like the release (block prefix "").
 
@@ -302,4 +295,4 @@ def inference_symbol(model_cfg):
         return mx.sym.Group(list(net(data, sp, label)))
 
 
-__all__ = ["ICDNet", "BottomUp", "build_icdnet", "default_reduce", "inference_symbol", "td_warmup_weight"]
+__all__ = ["ICDNet", "BottomUp", "default_reduce", "inference_symbol", "td_warmup_weight"]

@@ -1,4 +1,4 @@
-"""ICD losses as functions of ``F`` (``mx.nd`` or ``mx.sym``), native ops only.
+"""ICD and DeepLab losses as functions of ``F`` (``mx.nd`` or ``mx.sym``), native ops only.
 
 Every loss returns a **per-image** value of shape ``(N,)``. The training step sums
 them over the images of a context, the engine back-propagates the sums and
@@ -101,3 +101,48 @@ def td_warmup_weight(iteration, total):
         return 1.0
     t = max(total - float(iteration), 0.0)
     return math.exp(-10.0 * t / total)
+
+
+# -- the segmentation stage (DeepLab on seeds, paper Tables 7-8) --
+
+def seg_loss(F, logits, label, num_classes=21):
+    """Softmax cross-entropy over labelled pixels, one value per image.
+
+    Parameters
+    ----------
+    F : module
+        ``mxnet.nd`` or ``mxnet.sym``.
+    logits : NDArray or Symbol
+        ``(N, K, h, w)`` class scores, ``K = num_classes``.
+    label : NDArray or Symbol
+        ``(N, h, w)`` labels at the same resolution; 255 (any value >= ``num_classes``)
+        is ignored.
+
+    Returns
+    -------
+    NDArray or Symbol
+        ``(N,)``: per image, the mean of ``-log softmax(logits)[label]`` over its labelled
+        pixels (0 for an image without any).
+    """
+    valid = label < num_classes
+    picked = F.pick(F.log_softmax(logits, axis=1), F.where(valid, label, F.zeros_like(label)), axis=1)
+    nll = -F.sum(picked * valid, axis=(1, 2))
+    count = F.sum(valid, axis=(1, 2))
+    return nll / F.maximum(count, F.ones_like(count))
+
+
+def label_at_output(label, out_shape, stride=8):
+    """Labels at the output grid: pixel ``(stride i, stride j)`` for output ``(i, j)``.
+
+    Parameters
+    ----------
+    label : NDArray ``(N, H, W)``
+    out_shape : tuple ``(h, w)`` of the logits
+
+    Returns
+    -------
+    NDArray ``(N, h, w)``
+    """
+    h, w = out_shape
+    sub = label[:, ::stride, ::stride] if stride > 1 else label
+    return sub[:, :h, :w]

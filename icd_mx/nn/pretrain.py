@@ -1,7 +1,7 @@
 """The part classifier used to pre-train the backbone on generated data.
 
 Where no ImageNet weights exist (the CPU demo on the generated mini-VOC), the backbone
-is pre-trained on patch classification instead (:mod:`icd_mx.pretrain`). The network is
+is pre-trained on patch classification instead (:mod:`icd_mx.stages.pretrain`). The network is
 the ICD backbone with the CAM branch's fc6/fc7 (release names, so the result is written
 in the "20M" init format and read by ``model.init`` like DeepLab's ImageNet VGG16), then
 a 1x1 classifier and global average pooling: multi-label logits of the object parts (as the

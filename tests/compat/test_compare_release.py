@@ -15,12 +15,23 @@ from icd_mx.config import ModelConfig, load_config
 from icd_mx.data.voc import write_mask
 from icd_mx.errors import InputError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "parity"))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from icd_mx.commands import compare_release
 
-from conftest import load_fixture  # noqa: E402
-import compare_release  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _parity_helpers():
+    """tests/parity/conftest.py by its path (``conftest`` is the name of every conftest)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("parity_conftest", os.path.join(ROOT, "tests", "parity",
+                                                                                  "conftest.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+load_fixture = _parity_helpers().load_fixture
 
 
 def _write_scores(folder, maps):
@@ -123,10 +134,11 @@ def test_against_a_release_checkout(tmp_path):
                       [f"data.root={root}", "superpixels.features=color", "superpixels.workers=1"])
     from icd_mx import superpixels
     from icd_mx.data.voc import VOCLayout, read_list
+    from icd_mx.stages.superpixels import run_superpixels
 
     layout = VOCLayout(root, cfg.data.superpixel_dir)
-    superpixels.run_superpixels(layout, read_list(root, "train_aug"), cfg.superpixels,
-                                superpixels.feature_source(cfg.superpixels), workers=1, progress=False)
+    run_superpixels(layout, read_list(root, "train_aug"), cfg.superpixels,
+                    superpixels.feature_source(cfg.superpixels), workers=1, progress=False)
     result = compare.compare_with_release(os.environ["ICD_RELEASE"], cfg, steps=1)
     table = compare.format_table(result["rows"])
     assert result["ok"], table

@@ -95,6 +95,32 @@ def test_shard_batches_split_each_global_batch():
     assert [len(b) for b in shard_batches(10, 4, 0, 0)] == [4, 4]  # the tail is dropped
 
 
+def test_console_shows_one_summary_line_per_epoch(tmp_path, capfd):
+    """One logging path (docs/architecture.md, "Logging"): with the console set up as the
+    commands do, a 2-epoch run prints one summary line per epoch (loss, lr, img/s, ETA), and
+    log.txt holds the same lines, timestamped."""
+    import logging
+    import re
+
+    from icd_mx.engine.logger import setup_logging
+
+    log = setup_logging()
+    try:
+        fit(ToyTask(), Opt(epochs=2, log_interval=1), str(tmp_path), [mx.cpu()])
+    finally:
+        for h in [h for h in log.handlers if type(h).__name__ == "_Console"]:
+            log.removeHandler(h)
+        log.setLevel(logging.NOTSET)
+    err = capfd.readouterr().err
+    num = r"[-0-9.e+]+"
+    pattern = rf"epoch ([12])/2: loss {num}, mse {num}, task_lr {num}, lr {num}, img/s {num}, .*ETA \S+"
+    lines = [x for x in re.split(r"[\r\n]", err) if x.startswith("epoch ") and "/2:" in x]
+    assert [re.fullmatch(pattern, x).group(1) for x in lines] == ["1", "2"], err
+    assert lines[-1].endswith("ETA 0s")
+    logged = open(os.path.join(str(tmp_path), "log.txt")).read().splitlines()
+    assert [x.split(" ", 2)[2] for x in logged if " epoch " in x] == lines
+
+
 def test_checkpoints_and_logs_are_complete(tmp_path):
     run = str(tmp_path)
     fit(ToyTask(), Opt(epochs=2), run, [mx.cpu()])
@@ -102,7 +128,8 @@ def test_checkpoints_and_logs_are_complete(tmp_path):
     assert sorted(os.listdir(ckpt)) == [f"epoch-000{e}.{x}" for e in (0, 1) for x in ("json", "params", "states")]
     meta = json.load(open(os.path.join(ckpt, "epoch-0001.json")))
     assert meta["epoch"] == 1 and meta["iteration"] == 2 * N // 8
-    assert set(meta) >= {"rng", "task", "history", "opt"} and len(meta["task"]["state"]) == 4
+    assert set(meta) >= {"task", "history", "opt"} and len(meta["task"]["state"]) == 4
+    assert "rng" not in meta  # every epoch reseeds its generators: no state to keep
     for name in ("log.txt", "metrics.csv", "metrics.json", "curve.png"):
         assert os.path.getsize(os.path.join(run, name)) > 0
     header = open(os.path.join(run, "metrics.csv")).readline().strip().split(",")

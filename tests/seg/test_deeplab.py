@@ -5,6 +5,7 @@ import pytest
 mx = pytest.importorskip("mxnet")
 
 from icd_mx.errors import InputError  # noqa: E402
+from icd_mx.compat import deeplab_init  # noqa: E402
 from icd_mx.nn import deeplab  # noqa: E402
 
 TINY = dict(width=0.0625, resnet_layers=(1, 1, 1, 1))
@@ -64,7 +65,7 @@ def test_resnet101_layout_loads_gluoncv_params(tmp_path):
     ref.save_parameters(path)
     ours = deeplab.DilatedResNet()
     ours.initialize()
-    report = deeplab.load_resnet_imagenet(ours, path)
+    report = deeplab_init.load_resnet_imagenet(ours, path)
     assert report["missing"] == [] and report["extra"] == [] and report["loaded"] == 586
     a = ref.features[6][22].body[3].weight.data().asnumpy()
     np.testing.assert_array_equal(ours.layer3[22].conv2.weight.data().asnumpy(), a)
@@ -78,7 +79,7 @@ def test_vgg_init_from_release_names(tmp_path):
          + n.rsplit("_", 1)[-1], p) for n, p in net.collect_params().items() if "fc8" not in n)}
     path = str(tmp_path / "vgg16_20M.params")
     mx.nd.save(path, params)
-    report = deeplab.load_vgg_init(net, path)
+    report = deeplab_init.load_vgg_init(net, path)
     assert report["missing"] == [] and report["loaded"] == 30
     assert float(net.backbone.conv1_1.weight.data()[0, 0, 0, 0].asscalar()) == 0.0
     assert float(net.head.fc7.bias.data()[0].asscalar()) == 29.0
@@ -86,13 +87,13 @@ def test_vgg_init_from_release_names(tmp_path):
 
 def test_missing_init_file_is_input_error(tmp_path):
     with pytest.raises(InputError, match="not found"):
-        deeplab.load_resnet_imagenet(deeplab.DilatedResNet(layers=(1, 1, 1, 1)), str(tmp_path / "x.params"))
+        deeplab_init.load_resnet_imagenet(deeplab.DilatedResNet(layers=(1, 1, 1, 1)), str(tmp_path / "x.params"))
 
 
 def test_wrong_init_file_is_refused_not_trained_from_random(tmp_path):
     """A ResNet file given to the VGG16 model (and the reverse) initialises nothing: an error."""
     from icd_mx.config import SegConfig
-    from icd_mx.seg.task import build_seg_net
+    from icd_mx.stages.train_seg import build_seg_net
 
     vgg = deeplab.get_deeplab("vgg16", width=0.0625)
     vgg.initialize()

@@ -8,8 +8,10 @@ from PIL import Image
 mx = pytest.importorskip("mxnet")
 
 from icd_mx.data import voc  # noqa: E402
-from icd_mx.seg import predict, submission  # noqa: E402
-from icd_mx.seg.task import label_at_output, seg_loss, seg_transform  # noqa: E402
+from icd_mx.data import submission  # noqa: E402
+from icd_mx.data.transforms import seg_transform  # noqa: E402
+from icd_mx.nn.losses import label_at_output, seg_loss  # noqa: E402
+from icd_mx.stages import test_seg as predict  # noqa: E402
 
 
 def test_seg_loss_matches_numpy_with_ignore():

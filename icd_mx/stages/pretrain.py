@@ -1,6 +1,6 @@
 """Backbone pre-training on generated patches: the CPU demo's stand-in for ImageNet.
 
-The release starts ICD from DeepLab's ImageNet VGG16, the "20M" init (icd-reference.md,
+The release starts ICD from DeepLab's ImageNet VGG16, the "20M" init (docs/method.md,
 "Optimisation"). No ImageNet weights exist where the demo runs, and a VGG16 trained from
 scratch on a few hundred image labels in a CPU budget does not learn features that
 separate objects from clutter, so its ICD directions have nothing to find (measured in
@@ -17,11 +17,12 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from .cli import save_run_config
-from .data.synthetic import GENERATOR_VERSION, part_names, render_part_canvas
-from .engine.distributed import shard_batches
-from .engine.trainer import fit, get_contexts
-from .io import atomic_path, run_lock
+from ..data.synthetic import GENERATOR_VERSION, part_names, render_part_canvas
+from ..engine.distributed import shard_batches
+from ..engine.trainer import fit, get_contexts
+from ..io import atomic_path, run_lock
+from ..nn.build import init_from_scratch
+from . import save_run_config
 
 logger = logging.getLogger(__name__)
 POOL_FILE = "patches.npz"
@@ -94,8 +95,7 @@ class PretrainTask:
     """The engine task of the pre-training (see ``icd_mx.engine.trainer.Task``)."""
 
     def __init__(self, cfg, contexts, run_dir):
-        from .nn.pretrain import PartClassifier
-        from .train_icd import init_from_scratch
+        from ..nn.pretrain import PartClassifier
 
         self.p = cfg.pretrain
         self.images, self.labels = load_or_render_pool(run_dir, self.p)
@@ -111,7 +111,7 @@ class PretrainTask:
     def forward_train(self, ctx_batches, step):
         import mxnet as mx
 
-        from .nn.losses import cam_loss
+        from ..nn.losses import cam_loss
 
         losses, correct = [], []
         for img, label in ctx_batches:
@@ -130,17 +130,17 @@ class PretrainTask:
 
     def export(self, prefix):
         """The newest weights as the "20M"-format init (``<run>/pretrain/init.params``)."""
-        from .compat.release import export_init
+        from ..compat.release import export_init
 
         export_init(self.net, os.path.join(self.run_dir, INIT_FILE))
 
 
 def init_path(cfg):
-    """Where :func:`run_pretrain` writes the init file of ``cfg``'s run."""
+    """Where :func:`run` writes the init file of ``cfg``'s run."""
     return os.path.join(cfg.out_dir, "pretrain", INIT_FILE)
 
 
-def run_pretrain(cfg, resume=True):
+def run(cfg, resume=True):
     """Pre-train as ``cfg.pretrain`` says (width ``cfg.model.width``); return the init path."""
     run_dir = os.path.join(cfg.out_dir, "pretrain")
     with run_lock(cfg.out_dir, "pretrain"):

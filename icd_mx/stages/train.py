@@ -1,87 +1,25 @@
 """The ICD training stage: the ICD network and the VOC data as a task of the engine.
 
-``run_train(cfg)`` trains ``cfg.model`` (ICD, or the CAM-only baseline) on
-``cfg.data.train_list`` with the release's optimisation (icd-reference.md,
+``run(cfg)`` trains ``cfg.model`` (ICD, or the CAM-only baseline) on
+``cfg.data.train_list`` with the release's optimisation (docs/method.md,
 "Optimisation"), writing ``<run>/checkpoints``, logs, the training curve and
 per-epoch previews of the CAM / bottom-up / top-down score maps.
 """
-import logging
 import os
 
 import numpy as np
 
-from .cli import save_run_config
-from .compat.release import export_release, load_params
-from .data.datasets import ICDInferDataset, ICDTrainDataset, make_loader
-from .data.voc import read_image
-from .engine.distributed import shard_batches
-from .engine.trainer import fit, get_contexts
-from .errors import InputError
-from .io import run_lock, save_png
-from .nn.icd import ICDNet
-from .nn.losses import td_warmup_iters
-from .viz import score_sheet
-
-logger = logging.getLogger(__name__)
-
-
-def build_net(model_cfg, contexts, params="", trained=False):
-    """An initialised, hybridized ICDNet on ``contexts``; ``params`` (any format) loaded strictly.
-
-    With no ``params`` the network starts from :func:`init_from_scratch`
-    (the CPU demo, where no ImageNet weights exist); on VOC ``model.init`` names the
-    "20M" ImageNet init or a release snapshot. A missing file is an error, never a
-    silent fallback to another init. With ``trained`` (score export) the file must be a
-    trained snapshot: an ImageNet init would leave the heads random.
-    """
-    net = ICDNet(model_cfg)
-    if params:
-        net.initialize(ctx=contexts)
-        report = load_params(net, params, ctx=contexts)
-        if trained and report["format"] == "init":
-            raise InputError(params, "an ImageNet/pre-training init, not a trained ICD checkpoint (its fc8, "
-                                     "BU and TD layers would be random)")
-        logger.info("loaded %s (%s format, %d arrays)", params, report["format"], report["loaded"])
-    else:
-        init_from_scratch(net, contexts, dirac=model_cfg.scratch_dirac)
-    net.hybridize(static_alloc=True)
-    return net
-
-
-def init_from_scratch(net, contexts, pixel_scale=64.0, dirac=0.0):
-    """Initialise for training without ImageNet weights (the CPU demo).
-
-    He (MSRA) initialisation for the ReLU backbone and fc6/fc7, N(0, 0.01) for the new
-    layers as in the release, and conv1_1 divided by ``pixel_scale``: the network sees
-    raw 0..255 pixels minus 127 (icd-reference.md "Data conventions", no std scaling),
-    whose spread is about 64, where the ImageNet weights the release starts from were
-    fitted to that range. With ``dirac`` > 0 the backbone convs after conv1_1 start as
-    identity maps (Dirac kernels) plus ``dirac`` times their He noise, so the 13-layer
-    plain network starts out as shallow as its pooling allows and trains from scratch
-    in a CPU budget. Only the starting point changes; the network and its input are the
-    release's.
-    """
-    import mxnet as mx
-    import numpy as np
-
-    net.initialize(mx.init.MSRAPrelu(factor_type="in", slope=0.0), ctx=contexts)
-    for name, p in net.backbone.collect_params().items():
-        if not name.endswith("_weight"):
-            continue
-        w = p.data(p.list_ctx()[0]).asnumpy()
-        if name.endswith("conv1_1_weight"):
-            w = w / pixel_scale
-        elif dirac > 0:
-            out_ch, in_ch, kh, kw = w.shape
-            w = w * dirac
-            n = min(out_ch, in_ch)
-            w[np.arange(n), np.arange(n), kh // 2, kw // 2] += 1.0
-            if out_ch > in_ch:  # widening layers repeat the input channels
-                extra = np.arange(in_ch, out_ch)
-                w[extra, extra % in_ch, kh // 2, kw // 2] += 1.0
-        p.set_data(mx.nd.array(w))
-    if hasattr(net, "copy_ft_from_cam"):
-        net.copy_ft_from_cam()
+from ..compat.release import export_release
+from ..data.datasets import ICDInferDataset, ICDTrainDataset, make_loader
+from ..data.voc import read_image
+from ..engine.distributed import shard_batches
+from ..engine.trainer import fit, get_contexts
+from ..errors import InputError
+from ..io import run_lock, save_png
+from ..nn.build import build_net
+from ..nn.losses import td_warmup_iters
+from ..viz import score_sheet
+from . import save_run_config
 
 
 class ICDTask:
@@ -101,7 +39,7 @@ class ICDTask:
 
         They are drawn at the end of each epoch, before its checkpoint is committed, so an
         image larger than ``data.infer_size`` is refused here, before any training."""
-        from .data.voc import image_size
+        from ..data.voc import image_size
 
         labels = np.asarray(self.dataset.labels)
         multi = [i for i in range(len(labels)) if labels[i].sum() > 1]
@@ -163,7 +101,7 @@ class ICDTask:
                  score_sheet(tiles, title=f"epoch {epoch}: score maps of each present class"))
 
 
-def run_train(cfg, resume=True):
+def run(cfg, resume=True):
     """Train ICD as ``cfg`` says; return the engine's summary dict.
 
     The run folder is locked for the stage, and ``config_train.yaml`` is written only once

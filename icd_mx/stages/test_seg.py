@@ -16,7 +16,7 @@ import numpy as np
 from ..data.transforms import PAD_VALUE
 from ..data.voc import VOCLayout, read_image, read_list, read_mask, write_mask
 from ..errors import InputError
-from .submission import write_submission
+from ..data.submission import write_submission
 
 STRIDE = 8
 
@@ -125,7 +125,7 @@ def predict_split(net, cfg, split, pred_dir, ctx=None, submission_root=None, pro
         Single-channel label PNGs ``<pred_dir>/<id>.png`` (atomic writes).
     submission_root : str, optional
         Also write the VOC submission palette PNGs under this folder
-        (:func:`~icd_mx.seg.submission.write_submission`).
+        (:func:`~icd_mx.data.submission.write_submission`).
 
     Returns
     -------
@@ -147,14 +147,14 @@ def predict_split(net, cfg, split, pred_dir, ctx=None, submission_root=None, pro
             pred = label_map(probs, img, cfg.seg.crf, cfg.seg.crf_params)
             write_mask(out, pred)
         if submission_root:
-            from .submission import submission_path
+            from ..data.submission import submission_path
 
             if not os.path.isfile(submission_path(submission_root, id_)):
                 write_submission(submission_root, id_, read_mask(out) if pred is None else pred)
     return ids
 
 
-def run_test(cfg, command="", overwrite=False):
+def run(cfg, command="", overwrite=False):
     """The prediction stage: predict ``seg.split`` with the run's checkpoint, score or submit.
 
     Predictions go to ``<run>/pred/<split>[_crf]/<id>.png``, bound to the checkpoint and
@@ -179,12 +179,12 @@ def run_test(cfg, command="", overwrite=False):
 
 
 def _run_test(cfg, command, overwrite):
-    from ..cli import save_run_config
     from ..engine.checkpoint import latest_checkpoint
     from ..engine.trainer import get_contexts
     from ..io import bind_outputs, file_digest, load_param_file, mx_error_text, save_json
     from ..nn.deeplab import get_deeplab
-    from .submission import archive_submission
+    from . import save_run_config
+    from ..data.submission import archive_submission
 
     seg, out = cfg.seg, cfg.out_dir
     ckpt = seg.checkpoint or latest_checkpoint(os.path.join(out, "checkpoints"))

@@ -1,6 +1,6 @@
 """Score export: the trained network's score maps of every image of a list.
 
-icd-reference.md "Training augmentation" (inference): no scaling, the image padded
+docs/method.md, "Training augmentation" (inference): no scaling, the image padded
 bottom/right to 513 at the top-left, maps at stride 8 (65 x 65). Each kind is written
 as ``<run>/scores/<kind>/<id>.npy``, float32 ``(n_present, 65, 65)`` with the
 image's present classes in increasing class index (docs/architecture.md); the seed
@@ -12,15 +12,16 @@ import typing
 
 import numpy as np
 
-from .cli import save_run_config
-from .config import ScoreKind
-from .data.datasets import ICDInferDataset, make_loader
-from .data.voc import read_list
-from .engine.checkpoint import latest_checkpoint
-from .engine.trainer import get_contexts
-from .errors import InputError
-from .io import bind_outputs, check_outputs, file_digest, run_lock, save_npy
-from .train_icd import build_net
+from ..config import ScoreKind
+from ..data.datasets import ICDInferDataset, make_loader
+from ..data.voc import read_list
+from ..engine.checkpoint import latest_checkpoint
+from ..engine.trainer import get_contexts
+from ..errors import InputError
+from ..io import bind_outputs, check_outputs, file_digest, run_lock, save_npy
+from ..nn.build import build_net
+from ..scores import score_path
+from . import save_run_config
 
 logger = logging.getLogger(__name__)
 ICD_KINDS = typing.get_args(ScoreKind)  # the allowed kinds live in the config types
@@ -37,11 +38,6 @@ def resolve_checkpoint(cfg):
     return prefix + ".params"
 
 
-def score_path(run_dir, kind, id_):
-    """Where the score map of ``kind`` for image ``id_`` lives."""
-    return os.path.join(run_dir, "scores", kind, id_ + ".npy")
-
-
 def scores_record(cfg, checkpoint):
     """What the score maps depend on: the checkpoint's bytes, the inference graph, the
     canvas and the superpixels (:func:`icd_mx.io.bind_outputs`)."""
@@ -52,7 +48,7 @@ def scores_record(cfg, checkpoint):
             "superpixels": os.path.abspath(os.path.join(cfg.data.root, cfg.data.superpixel_dir))}
 
 
-def run_infer(cfg, progress=True, overwrite=False):
+def run(cfg, progress=True, overwrite=False):
     """Write the score maps of ``cfg.infer.kinds`` for ``cfg.infer.split``; skip finished images.
 
     The scores folder is bound to the checkpoint and config (:func:`scores_record`): a

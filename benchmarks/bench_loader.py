@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Training loader cost per worker: CPU seconds per sample of ICDTrainDataset (read the JPEG
-and the superpixel PNG, random scale, crop 321, flip; icd-reference.md "Training
+and the superpixel PNG, random scale, crop 321, flip; docs/method.md "Training
 augmentation") in one process, so one worker's throughput is 1 / that. Prints JSON.
 
     python tools/make_synthetic.py /tmp/vocsize --train 32 --val 4 --min-side 375 --max-side 500

@@ -313,7 +313,7 @@ def mx_error_text(e):
 
 def set_num_threads(n=None):
     """Set ``OMP_NUM_THREADS`` (MXNet uses half the cores when it is unset,
-    mxnet-notes.md "Performance knobs") unless the user already set it.
+    docs/method.md "MXNet conventions") unless the user already set it.
     Must run before ``import mxnet`` to take effect."""
     if "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(n or os.cpu_count() or 1)

@@ -1,4 +1,4 @@
-"""Evaluation (icd-reference.md, "Evaluation"): mIoU, the Table 2 threshold sweep and
+"""Evaluation (docs/method.md, "Evaluation"): mIoU, the Table 2 threshold sweep and
 the Table 1 pixel-level mAP of score maps.
 
 mIoU is the release's: a 21x21 confusion matrix summed over all images (int64 here;

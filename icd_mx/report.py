@@ -17,7 +17,7 @@ as the evaluation and prediction stages write them (:mod:`icd_mx.stages.evaluate
   on the few-class mini-VOC only the present mean is meaningful.
 
 A cell whose record or key is missing shows ``not run``, never a number. Paper numbers
-are icd-reference.md's headline table.
+are the headline table of docs/method.md.
 """
 import json
 import os
@@ -242,7 +242,7 @@ def render(runs_root, run_dirs=None, title="ICD: the paper's tables, measured", 
     parts = [f"# {title}", ""]
     if note:
         parts += [note, ""]
-    parts.append(f"Paper numbers: CVPR 2020 (icd-reference.md). `{NOT_RUN}`: no evaluation record found.")
+    parts.append(f"Paper numbers: CVPR 2020 (docs/method.md). `{NOT_RUN}`: no evaluation record found.")
     if present:
         parts.append("Measured mIoU: the mean over the classes present in the ground truth (`miou_present`; "
                      "a record without it shows the 21-class mean); the paper's are 21-class means on VOC, "

@@ -1,4 +1,4 @@
-"""Seeds: pseudo-masks from exported score maps (icd-reference.md, "Seeds").
+"""Seeds: pseudo-masks from exported score maps (docs/method.md, "Seeds").
 
 Score files are read and resized by :func:`icd_mx.scores.load_scores` once per image and
 score kind, shared by every variant.
@@ -86,7 +86,7 @@ def _compose(labels, candidate, fg, bg, flat):
 
 
 def icd_seed(scores, cams, labels):
-    """Seed map from ICD scores (icd-reference.md, "Seeds", no saliency).
+    """Seed map from ICD scores (docs/method.md, "Seeds", no saliency).
 
     Parameters
     ----------

@@ -1,12 +1,12 @@
 """Superpixels: Felzenszwalb-Huttenlocher segmentation, then feature-driven greedy
-merging down to at most 64 regions (icd-reference.md, "Superpixels").
+merging down to at most 64 regions (docs/method.md, "Superpixels").
 
 The release ran the original FH C++ code with ``sigma=0.8, k=75, min_size=75`` and
 merged with a Python loop. :func:`fh_segment` runs :mod:`icd_mx.fh`, which reproduces
 the release's FH partitions and their id numbering exactly (smoothing, edge order,
 join rule and small-component pass as the release; docs/method.md, "Superpixels").
 
-Merging (icd-reference.md, "Superpixels")::
+Merging (docs/method.md, "Superpixels")::
 
     sim(i, j) = cos(f_i, f_j) + 1 - (size_i + size_j) / (H * W)
 
@@ -275,7 +275,7 @@ def merge_superpixels(sp, feature_map, max_regions=64, adjacent_only=False):
 def color_features(img_rgb):
     """A CPU stand-in for VGG features: per pixel RGB and (y, x), each scaled to
     [-1, 1] (centred, so cosines discriminate). Not the paper's features: the
-    paper uses ImageNet VGG16 conv5_3 (icd-reference.md, "Superpixels").
+    paper uses ImageNet VGG16 conv5_3 (docs/method.md, "Superpixels").
 
     Returns
     -------

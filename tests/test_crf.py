@@ -32,7 +32,7 @@ def test_crf_refine_respects_min_prob():
 
 
 def test_crf_uses_the_release_parameters(monkeypatch):
-    """icd-reference.md "Seeds": Gaussian sxy 3 compat 3, bilateral sxy 80 srgb 13 compat 10 on the
+    """docs/method.md "Seeds": Gaussian sxy 3 compat 3, bilateral sxy 80 srgb 13 compat 10 on the
     RGB image, 10 iterations, unary -log p: checked on the calls pydensecrf receives."""
     import pydensecrf.densecrf as dcrf
 

@@ -1,4 +1,4 @@
-"""Seed logic against an obvious per-pixel reference written from icd-reference.md "Seeds"."""
+"""Seed logic against an obvious per-pixel reference written from docs/method.md "Seeds"."""
 import cv2
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""gluoncv ImageNet VGG16 -> DeepLab "VGG16 20M" init (icd-reference.md "Optimisation").
+"""gluoncv ImageNet VGG16 -> DeepLab "VGG16 20M" init (docs/method.md "Optimisation").
 
 fc6 (4096 x 512*7*7) becomes a 3x3x512x1024 convolution by keeping every 4th output
 unit and the kernel positions 0, 3, 6 of the 7x7 grid; fc7 (4096 x 4096) becomes
@@ -7,7 +7,7 @@ copied. The result uses the release's names (``arg:conv1_1_weight`` ... ``arg:fc
 and loads with :func:`icd_mx.compat.release.load_params`.
 
 gluoncv's network expects ``(x/255 - mean) / std`` input, ours ``x - 127``
-(icd-reference.md "Data conventions"); with ``adapt_input=True`` conv1_1 is rescaled
+(docs/method.md "Data conventions"); with ``adapt_input=True`` conv1_1 is rescaled
 so that it computes the same function on our input (exact away from the zero
 padding of the image border).
 """

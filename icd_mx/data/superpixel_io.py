@@ -1,6 +1,6 @@
 """Superpixel PNG codec: id = B + 256*G + 65536*R, channels as OpenCV reads them.
 
-icd-reference.md, "Data conventions": the id of every pixel is spread over the three
+docs/method.md, "Data conventions": the id of every pixel is spread over the three
 8-bit channels of a PNG; merged superpixels (<= 64) only use B. Files are written
 with OpenCV (BGR order), so they interchange with the release's files.
 """

@@ -1,6 +1,6 @@
 """Joint image / map transforms: superpixels (ICD stage) and seed labels (segmentation stage).
 
-icd-reference.md, "Training augmentation (ICD stage)": random scale from a set
+docs/method.md, "Training augmentation": random scale from a set
 (bilinear image, nearest superpixels), horizontal flip with p = 0.5, padding at the
 bottom/right to the crop size (image 127, superpixels a new id), a random crop, and
 per-sample re-indexing of the superpixel ids. Inference pads to 513 with the image at
@@ -113,7 +113,7 @@ def seg_transform(img, label, rng, crop_size=321, scales=(0.5, 0.75, 1.0, 1.25, 
 
 
 def infer_transform(img, sp, size=513):
-    """Inference input: pad bottom/right to ``size x size`` (icd-reference.md, "Training
+    """Inference input: pad bottom/right to ``size x size`` (docs/method.md, "Training
     augmentation": inference), no scaling, the image at the top-left.
 
     Superpixel ids are re-indexed to ``0..K-1`` and the padding gets id ``K``.

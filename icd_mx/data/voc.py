@@ -1,6 +1,6 @@
 """PASCAL VOC 2012 layout: id lists, images, XML image-level labels, masks, palette.
 
-Conventions follow icd-reference.md, "Data conventions":
+Conventions follow docs/method.md, "Data conventions":
 
 - images are read with OpenCV and returned as ``HxWx3 uint8`` RGB;
 - image-level labels are the non-difficult ``object/name`` entries of the XML, or the
@@ -194,7 +194,7 @@ def read_labels(xml_path):
     """Sorted class indices 0..19 of an ``Annotations`` XML (the release's difficult rule).
 
     The labels are the names of objects with ``difficult`` 0 (a missing tag counts as 0);
-    if there are none, the names of the difficult objects (icd-reference.md,
+    if there are none, the names of the difficult objects (docs/method.md,
     "Data conventions"). An XML with no object or an unknown class name raises InputError.
     """
     _check_file(xml_path)

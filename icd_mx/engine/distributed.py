@@ -2,11 +2,11 @@
 and a local launcher for MXNet's own parameter server (``dist_sync``).
 
 MXNet's ``dist_sync`` needs one scheduler, S servers and W workers, each started with
-the ``DMLC_*`` variables (mxnet-notes.md, "Distributed training"). Scheduler and
+the ``DMLC_*`` variables (docs/method.md, "MXNet conventions"). Scheduler and
 servers only ``import mxnet``; workers run the training command and create the
 kvstore with :func:`create_kvstore`.
 
-Of the two traps in mxnet-notes.md the engine takes ``update_on_kvstore=False``: the
+Of the two dist_sync traps (docs/method.md, "MXNet conventions") the engine takes ``update_on_kvstore=False``: the
 optimizer runs on each worker with the Parameters' own ``lr_mult``/``wd_mult``, the
 servers only sum (so a dedicated key gives a plain global sum for
 :class:`Reducer`), the momentum stays local so ``Trainer.save_states`` works, and the

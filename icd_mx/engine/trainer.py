@@ -1,9 +1,9 @@
 """A task-agnostic training engine: devices, kvstore, SGD rules, schedule, checkpoints.
 
-The optimisation is the release's (icd-reference.md, "Optimisation"): SGD with
+The optimisation is the release's (docs/method.md, "Optimisation"): SGD with
 momentum, weight decay, per-Parameter ``lr_mult``/``wd_mult`` (the task sets them),
 a poly schedule stepped once per epoch, ``lr_e = lr * (1 - e/E) ** lr_power``, set by
-hand at each epoch start (``PolyScheduler`` counts updates, mxnet-notes.md), and
+hand at each epoch start (``PolyScheduler`` counts updates, docs/method.md "MXNet conventions"), and
 gradients averaged over the global batch.
 
 A *task* (see :class:`Task`) owns the network, the data and the loss; :func:`fit`
@@ -245,7 +245,7 @@ def fit(task, opt, run_dir, contexts, kvstore="device", resume=True, on_start=No
     params = task.net.collect_params()
     params.reset_ctx(contexts)
     run.trainer = make_trainer(params, opt, run.kv)
-    if is_dist(run.kv):  # mxnet-notes.md trap 2: initialise and pass a barrier before the first step
+    if is_dist(run.kv):  # docs/method.md "MXNet conventions": initialise and pass a barrier before the first step
         deferred = [p.name for p in params.values() if p._deferred_init]
         if deferred:
             raise ValueError(f"dist_sync needs every Parameter initialised before fit (give in_units/in_channels "

@@ -15,7 +15,7 @@ outputs, output ``i`` sitting on input pixel ``8 i``):
 LargeFOV head (Chen et al., DeepLab, ICLR 2015): fc6 3x3 dilation 12, 1024 channels,
 ReLU, dropout 0.5; fc7 1x1 1024, ReLU, dropout 0.5; fc8 1x1 -> 21 classes, N(0, 0.01).
 Multipliers (:func:`set_multipliers`): lr x10 on fc8, no weight decay on biases and
-BatchNorm beta (MXNet Module's rule, mxnet-notes.md).
+BatchNorm beta (MXNet Module's rule, docs/method.md "MXNet conventions").
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """The ICD network: dilated VGG16 + CAM branch + bottom-up (BU) + top-down (TD) heads.
 
-icd-reference.md "Network". Parameter names (under the block prefix) are the
+docs/method.md "Network". Parameter names (under the block prefix) are the
 release's: ``conv1_1..conv5_3``, ``fc6/fc7/fc8``, ``feat_bn``, ``icd_bu_weight``,
 ``icd_accum_resign_moving_mean`` (the sign-flip state), ``fc6_ft/fc7_ft``, ``conv_ft``.
 
@@ -19,7 +19,7 @@ from .signflip import sign_from_state, signflip_stats, signflip_update, signflip
 from .vgg import DilatedVGG16, scaled
 
 NUM_CLASSES = 20
-NEW_LAYER_INIT = mx.init.Normal(0.01)  # icd-reference.md "Optimisation": new layers N(0, 0.01)
+NEW_LAYER_INIT = mx.init.Normal(0.01)  # docs/method.md "Optimisation": new layers N(0, 0.01)
 
 
 def named_conv(channels, kernel, in_channels, name, new=False, lr_mult=1.0, use_bias=True):
@@ -30,7 +30,7 @@ def named_conv(channels, kernel, in_channels, name, new=False, lr_mult=1.0, use_
     conv.weight.lr_mult = lr_mult
     if use_bias:
         conv.bias.lr_mult = lr_mult
-        conv.bias.wd_mult = 0.0  # only *_weight decays (mxnet-notes.md, Module's rule)
+        conv.bias.wd_mult = 0.0  # only *_weight decays (docs/method.md "MXNet conventions": Module's rule)
     return conv
 
 
@@ -113,7 +113,7 @@ class ICDNet(nn.HybridBlock):
     # ---- initialisation -------------------------------------------------
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         """Initialise (``init`` defaults to Xavier for the backbone, N(0, 0.01) for new layers),
-        then copy fc6/fc7 into fc6_ft/fc7_ft (icd-reference.md "Network", TD)."""
+        then copy fc6/fc7 into fc6_ft/fc7_ft (docs/method.md "Network", TD)."""
         super().initialize(init or mx.init.Xavier(), ctx=ctx, verbose=verbose, force_reinit=force_reinit)
         self.copy_ft_from_cam()
 

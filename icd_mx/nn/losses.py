@@ -3,7 +3,7 @@
 Every loss returns a **per-image** value of shape ``(N,)``. The training step sums
 them over the images of a context, the engine back-propagates the sums and
 ``Trainer.step(global_batch)`` divides by the global batch, so the gradient equals
-the reference's mean over the batch (icd-reference.md "Optimisation": gradients
+the reference's mean over the batch (docs/method.md "Optimisation": gradients
 are averaged over the global batch). For L_bu the reference normalises by N*H*W
 with N the whole batch: per image that is ``1/(H*W)``, and the division by N is the
 trainer's.
@@ -17,7 +17,7 @@ def sigmoid_ce(F, x, t):
 
 
 def cam_loss(F, logits, label):
-    """Multi-label sigmoid CE summed over classes, per image (icd-reference.md "Network", CAM).
+    """Multi-label sigmoid CE summed over classes, per image (docs/method.md "Network", CAM).
 
     ``logits``: (N, C) = global average of fc8; ``label``: (N, C) in {0, 1}.
     """
@@ -31,7 +31,7 @@ def single_class_mask(F, label):
 
 
 def bu_loss(F, s_hat, label, grad_scale=10.0, kind="bu", sign=None):
-    """Bottom-up loss per image (icd-reference.md "Network", BU and "Variants").
+    """Bottom-up loss per image (docs/method.md "Network", BU and "Variants").
 
     ``bu``:  -(grad_scale/2) / (H*W) * sum_{k,c} y_c * S_hat_kc^2
     ``abs``: -(grad_scale/2) / (H*W) * sum_{k,c} y_c * |S_hat_kc|
@@ -58,7 +58,7 @@ def bu_loss(F, s_hat, label, grad_scale=10.0, kind="bu", sign=None):
 def normalise_signed(F, s, eps=1e-5):
     """Map a score to [-1, 1]: positive part / per-map max, negative part / per-map |min|.
 
-    icd-reference.md "Network", TD target (clamps 1e-5).
+    docs/method.md "Network", TD target (clamps 1e-5).
     """
     pos = F.relu(s)
     neg = F.relu(-s)
@@ -68,7 +68,7 @@ def normalise_signed(F, s, eps=1e-5):
 
 
 def td_loss(F, s_td, s_refined, label, threshold=0.2):
-    """Top-down loss per image, before the warm-up weight (icd-reference.md "Network", TD).
+    """Top-down loss per image, before the warm-up weight (docs/method.md "Network", TD).
 
     Target from the refined BU score S': v = normalise_signed(S'), pixels with
     |v| > threshold count, target = v > 0. Sigmoid CE of S'' for present classes,

@@ -1,4 +1,4 @@
-"""DeepLab-style dilated VGG16 backbone (icd-reference.md "Network").
+"""DeepLab-style dilated VGG16 backbone (docs/method.md "Network").
 
 Release geometry: conv1..conv4 blocks 3x3 pad 1 + ReLU; pool1-3 max 3x3 stride 2
 pad 1; pool4 max 3x3 stride 1 pad 1; conv5_1..5_3 dilation 2 pad 2; pool5 max 3x3
@@ -11,7 +11,7 @@ from mxnet.gluon import nn
 
 # (block index, number of convs, channels at width 1.0)
 VGG16_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
-PIXEL_MEAN = 127.0  # icd-reference.md "Data conventions": one scalar, no std scaling
+PIXEL_MEAN = 127.0  # docs/method.md "Data conventions": one scalar, no std scaling
 
 
 def scaled(channels, width):
@@ -53,7 +53,7 @@ class DilatedVGG16(nn.HybridBlock):
                 for i in range(1, n + 1):
                     name = f"conv{b}_{i}"
                     conv = nn.Conv2D(out, 3, padding=dil, dilation=dil, in_channels=in_ch, prefix=name + "_")
-                    conv.bias.wd_mult = 0.0  # Module decays only *_weight (mxnet-notes.md)
+                    conv.bias.wd_mult = 0.0  # Module decays only *_weight (docs/method.md "MXNet conventions")
                     setattr(self, name, conv)
                     in_ch = out
                 self.channels[f"conv{b}"] = out

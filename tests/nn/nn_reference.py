@@ -1,4 +1,4 @@
-"""Slow, obvious numpy reference code written from icd-reference.md "Network"."""
+"""Slow, obvious numpy reference code written from docs/method.md "Network"."""
 import numpy as np
 
 

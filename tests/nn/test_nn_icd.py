@@ -147,7 +147,7 @@ def test_training_step_gradient_matches_finite_differences(monkeypatch):
     """The whole step's gradient (CAM + warm TD, L_bu off) against central differences in float64,
     for parameters from conv1_1 to conv_ft: the TD loss reaches the backbone through BN
     (batch statistics) and the 2560-channel concat, with its target and the sign held fixed
-    (they carry no gradient, icd-reference.md "Network")."""
+    (they carry no gradient, docs/method.md "Network")."""
     import icd_mx.nn.icd as icd_module
 
     mx.random.seed(3)

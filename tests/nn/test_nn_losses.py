@@ -1,4 +1,4 @@
-"""Losses against the numpy reference (icd-reference.md "Network") and finite differences."""
+"""Losses against the numpy reference (docs/method.md "Network") and finite differences."""
 import math
 
 import mxnet as mx

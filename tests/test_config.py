@@ -120,7 +120,7 @@ def test_a_word_outside_the_literal_names_the_override(tmp_path):
 
 
 def test_seeds_and_infer_take_their_words_from_the_config_types():
-    from icd_mx import infer  # imports MXNet
+    from icd_mx.stages import infer  # imports MXNet
 
     assert seeds.KINDS == infer.ICD_KINDS == typing.get_args(ScoreKind)
     assert seeds.MODES == typing.get_args(SeedMode)

@@ -106,6 +106,9 @@ class InferConfig:
     kinds: typing.List[str] = field(default_factory=lambda: ["cam", "icd_bu", "icd_bu_sp", "icd_td"])
     split: str = "train_aug"
     batch_size: int = 1
+    scales: typing.List[float] = field(default_factory=lambda: [1.0])  # canvas scales, averaged (the
+    #                                     release: [1.0]; IRN/SEAM-style CAMs: e.g. [0.5, 1.0, 1.5, 2.0])
+    flip: bool = False                  # also the mirrored canvas, averaged (docs/method.md, "Inference")
 
 
 @dataclass
@@ -234,6 +237,8 @@ def validate(cfg):
             raise InputError(key, f"{value!r} is not one of {', '.join(allowed)}")
     if cfg.data.crop_size <= 0 or cfg.train.batch_size <= 0 or cfg.train.epochs <= 0:
         raise InputError("config", "crop_size, batch_size and epochs must be positive")
+    if not cfg.infer.scales or any(not 0 < float(x) <= 4 for x in cfg.infer.scales):
+        raise InputError("infer.scales", f"{cfg.infer.scales}: a list of scales in (0, 4]")
     if cfg.superpixels.max_regions >= cfg.model.max_superpixels:
         raise InputError("superpixels.max_regions", f"{cfg.superpixels.max_regions} merged superpixels need "
                          f"model.max_superpixels >= {cfg.superpixels.max_regions + 1} (one more id for padding)")

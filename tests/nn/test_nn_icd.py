@@ -244,3 +244,22 @@ def test_hybridized_training_graphs_equal_the_imperative_step(sync, contexts):
         for group in ("grad", "state", "metrics"):
             for k in a[group]:
                 close(a[group][k], b[group][k], k)
+
+
+def test_multiscale_and_flip_inference():
+    from icd_mx.infer import infer_multiscale
+
+    net = make(dropout=0.0)
+    img, sp, y = batch(2, size=41)
+    one = net.infer(img, sp, y)
+    same = infer_multiscale(net, img, sp, y)
+    for k in one:
+        np.testing.assert_array_equal(same[k].asnumpy(), one[k].asnumpy())
+    flipped = net.infer(img.flip(axis=3), sp.flip(axis=2), y)
+    both = infer_multiscale(net, img, sp, y, flip=True)
+    for k in one:
+        expected = (one[k] + flipped[k].flip(axis=3)) / 2
+        np.testing.assert_allclose(both[k].asnumpy(), expected.asnumpy(), rtol=1e-6, atol=1e-7)
+    multi = infer_multiscale(net, img, sp, y, scales=(0.5, 1.0, 1.5), flip=True)
+    assert all(v.shape == one[k].shape for k, v in multi.items()) and set(multi) == set(one)
+    assert all(np.isfinite(v.asnumpy()).all() for v in multi.values())

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Superpixel merging: seconds per image, incremental (ours) vs the release-style loop,
-identical merges checked. Prints JSON.
+identical merges checked; and the region means (``region_features``): seconds per image and
+how far they raise the process's peak memory (VmHWM, Linux). Prints JSON.
 
     python benchmarks/bench_superpixels.py --images 1 --size 375x500 --channels 512
 """
@@ -28,6 +29,15 @@ def synthetic(rng, h, w, c):
     return img, feats
 
 
+def peak_mib():
+    """VmHWM of this process in MiB (None where /proc is absent)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024.0
+    except (OSError, StopIteration):
+        return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=1)
@@ -37,12 +47,16 @@ def main():
     args = ap.parse_args()
     h, w = map(int, args.size.split("x"))
     rng = np.random.default_rng(0)
-    t_ref = t_fast = 0.0
-    identical, regions = True, []
+    t_ref = t_fast = t_feat = 0.0
+    identical, regions, growth = True, [], 0.0
     for _ in range(args.images):
         img, fmap = synthetic(rng, h, w, args.channels)
         sp = S.fh_segment(img)
+        before, t0 = peak_mib(), time.perf_counter()
         feats, sizes = S.region_features(sp, fmap)
+        t_feat += time.perf_counter() - t0
+        if before is not None:
+            growth = max(growth, peak_mib() - before)
         regions.append(int(sp.max()) + 1)
         t0 = time.perf_counter()
         ref = S.merge_reference(sp, feats, sizes, 64, args.adjacent_only)
@@ -55,7 +69,10 @@ def main():
     print(json.dumps({"benchmark": "superpixel_merge", "images": args.images, "size": [h, w],
                       "channels": args.channels, "fh_regions": regions, "adjacent_only": args.adjacent_only,
                       "release_loop_s_per_image": t_ref / args.images, "fast_s_per_image": t_fast / args.images,
-                      "speedup": t_ref / max(t_fast, 1e-9), "identical_merges": identical}))
+                      "speedup": t_ref / max(t_fast, 1e-9), "identical_merges": identical,
+                      "region_features_s_per_image": t_feat / args.images,
+                      "region_features_peak_growth_mib": round(growth, 1),
+                      "feature_map_mib": round(fmap.nbytes / 2 ** 20, 1)}))
 
 
 if __name__ == "__main__":

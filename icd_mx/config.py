@@ -148,6 +148,9 @@ class InferConfig:
     kinds: List[ScoreKind] = field(default_factory=lambda: list(typing.get_args(ScoreKind)))
     split: str = "train_aug"
     batch_size: int = ranged(1, POS)
+    scales: List[float] = ranged([1.0], "(0, 4]")  # canvas scales, averaged (the release: [1.0];
+    #                                     IRN/SEAM-style CAMs: e.g. [0.5, 1.0, 1.5, 2.0])
+    flip: bool = False                  # also the mirrored canvas, averaged (docs/method.md, "Inference")
 
 
 @dataclass
@@ -178,7 +181,7 @@ class SegConfig:
     flip: bool = True
     crf: bool = False
     crf_params: List[float] = ranged([3.0, 3.0, 121.0, 5.0, 4.0], POS)  # DeepLab-LargeFOV:
-    #                                     Gaussian sxy, compat; bilateral sxy, srgb, compat (icd_mx.seg.predict)
+    #                                     Gaussian sxy, compat; bilateral sxy, srgb, compat (icd_mx.stages.test_seg)
     width: float = ranged(1.0, POS)     # channel multiplier (1/8 for CPU tests and the mini-VOC)
     resnet_layers: List[int] = ranged([3, 4, 23, 3], POS)  # ResNet-101
     frozen_bn: bool = True              # ResNet BN on moving statistics (DeepLab's practice)
@@ -278,6 +281,8 @@ def validate(cfg):
             why = _refusal(v, interval)
             if why:
                 raise InputError(key, f"{why} (in {value})" if isinstance(value, list) else why)
+    if not cfg.infer.scales:
+        raise InputError("infer.scales", "an empty list: give at least one scale (the release: [1.0])")
     if cfg.superpixels.max_regions >= cfg.model.max_superpixels:
         raise InputError("superpixels.max_regions", f"{cfg.superpixels.max_regions} merged superpixels need "
                          f"model.max_superpixels >= {cfg.superpixels.max_regions + 1} (one more id for padding)")

@@ -8,10 +8,16 @@ ignored, ``IoU_c = TP / (TP + FP + FN)`` (0 for a class never seen), mean over 2
 "Score" in the sweep and the mAP is the score map normalised per class map to [-1, 1]
 (positive part / max, negative part / |min|, the TD-target normalisation;
 :func:`icd_mx.scores.normalise_scores`), so that CAM and ICD maps are comparable.
+
+The evaluators read each image's files once for every score kind (the readers,
+``_read_truth`` and ``load_scores``, stay apart from the arithmetic), normalise a score
+map once for the sweep and the mAP, and sum integer counts (confusions, histograms)
+that worker processes accumulate over chunks of images and the parent merges, so
+the results do not depend on the number of workers.
 """
 import numpy as np
 
-from .scores import normalise_scores, threshold_seed
+from .scores import EPS, normalise_scores
 
 NUM = 21
 SWEEP_T = (0.0, 0.1, 0.3, 0.5)
@@ -19,10 +25,13 @@ SWEEP_T = (0.0, 0.1, 0.3, 0.5)
 
 def confusion(gt, pred, n=NUM):
     """``(n, n)`` int64 confusion (rows ground truth, columns prediction)."""
-    gt = np.asarray(gt).astype(np.int64).ravel()
-    pred = np.asarray(pred).astype(np.int64).ravel()
-    valid = (gt < n) & (pred < n) & (gt >= 0) & (pred >= 0)
-    return np.bincount(gt[valid] * n + pred[valid], minlength=n * n).reshape(n, n)
+    gt, pred = np.asarray(gt).ravel(), np.asarray(pred).ravel()
+    valid = (gt < n) & (pred < n)
+    for a in (gt, pred):
+        if a.dtype.kind != "u":  # unsigned labels cannot be negative
+            valid &= a >= 0
+    index = gt[valid].astype(np.int64) * n + pred[valid]
+    return np.bincount(index, minlength=n * n).reshape(n, n)
 
 
 def iou_from_confusion(conf):
@@ -59,6 +68,10 @@ class SegmentationIoU:
                 raise ValueError(f"shapes differ: {np.shape(gt)} vs {np.shape(pred)}")
             self.conf += confusion(gt, pred, self.n)
 
+    def merge(self, other):
+        """Add another instance's counts (e.g. a worker's)."""
+        self.conf += other.conf
+
     def per_class(self):
         """``(n,)`` IoU per label."""
         return iou_from_confusion(self.conf)
@@ -88,10 +101,16 @@ class ThresholdSweep:
 
     Per T: mIoU over labelled pixels (:class:`SegmentationIoU`) and recall = labelled
     share of valid (ground truth < 21) pixels. Seeds from :func:`icd_mx.scores.threshold_seed`.
+    Thresholds are >= 0 (below 0 a pixel would be both).
     """
 
     def __init__(self, thresholds=SWEEP_T):
         self.thresholds = tuple(thresholds)
+        if any(t < 0 for t in self.thresholds):
+            raise ValueError(f"thresholds must be >= 0, not {self.thresholds}")
+        # the comparisons of threshold_seed: float32 scores against float32(T)
+        self._order = sorted(self.thresholds)
+        self._sorted = np.array(self._order, np.float32)
         self.reset()
 
     def reset(self):
@@ -99,19 +118,73 @@ class ThresholdSweep:
         self.labelled = {t: 0 for t in self.thresholds}
         self.valid = 0
 
-    def update(self, scores, labels, gt):
-        """One image: resized scores ``(n, h, w)``, present classes, ground truth ``(h, w)``."""
-        valid = gt < NUM
-        self.valid += int(valid.sum())
+    def update(self, scores, labels, gt, normalise=True):
+        """One image: resized scores ``(n, h, w)``, present classes, ground truth ``(h, w)``
+        (labels 0..20; 255 and other values ignored).
+
+        Every threshold's seed is :func:`icd_mx.seeds.threshold_seed`'s, all from one
+        histogram: per pixel the best normalised score and its class (the first on ties),
+        and its level, the number of thresholds below ``|best|``: the pixel is labelled
+        (its class where best > 0, background where best < 0) at exactly the thresholds
+        below its level. With ``normalise=False`` the scores are already
+        :func:`normalise_scores`'s.
+        """
+        s = normalise_scores(scores) if normalise else np.asarray(scores)
+        gt = np.asarray(gt)
+        best, arg = _best_class(s)
+        classes = (np.asarray(labels, np.int64) + 1).astype(np.uint16)
+        index = classes[arg] if arg is not None else np.full(best.shape, classes[0], np.uint16)
+        index *= best > 0  # the class, or 0: background (best < 0) or unlabelled (best == 0)
+        level = np.zeros(best.shape, np.uint16)
+        magnitude = np.abs(best)
+        for t in self._sorted:
+            level += magnitude > t
+        n_t, width = len(self._order), (NUM + 1) * NUM
+        level *= width
+        index += level
+        index += np.minimum(gt, NUM).astype(np.uint16) * NUM  # not a label: row NUM, which no count reads
+        hist = np.bincount(index.ravel(), minlength=(n_t + 1) * width).reshape(n_t + 1, NUM + 1, NUM)[:, :NUM]
+        above = np.cumsum(hist[::-1], axis=0)[::-1]  # above[L]: pixels of level >= L
+        for i, t in enumerate(self._order):
+            conf = above[i + 1]
+            self.ious[t].conf += conf
+            self.labelled[t] += int(conf.sum())
+        self.valid += int(np.count_nonzero(gt < NUM))
+
+    def merge(self, other):
+        """Add another instance's counts (same thresholds)."""
         for t in self.thresholds:
-            seed = threshold_seed(scores, labels, t)
-            self.ious[t].update(gt, seed)
-            self.labelled[t] += int(((seed < NUM) & valid).sum())
+            self.ious[t].merge(other.ious[t])
+            self.labelled[t] += other.labelled[t]
+        self.valid += other.valid
 
     def get(self):
         """``{T: {"miou": %, "recall": %}}`` (percentages)."""
         return {t: {"miou": 100 * self.ious[t].get()[1], "miou_present": 100 * self.ious[t].get(True)[1],
                     "recall": 100 * self.labelled[t] / max(self.valid, 1)} for t in self.thresholds}
+
+
+def normalised(scores):
+    """:func:`icd_mx.seeds.normalise_scores` in two passes: each value divided by its
+    map's max (positive values) or |min| (negative ones), clamped at 1e-5. The same
+    values (a zero may come out as -0.0, which no threshold or bin tells from 0)."""
+    scores = np.asarray(scores)
+    top = np.maximum(scores.max(axis=(1, 2), keepdims=True), EPS)
+    bottom = np.maximum(-scores.min(axis=(1, 2), keepdims=True), EPS)
+    return scores / np.where(scores > 0, top, bottom)
+
+
+def _best_class(s):
+    """Per pixel of ``s`` (n, h, w): the best score and its channel (the first on ties, as
+    ``argmax``; None for one channel)."""
+    if s.shape[0] == 1:
+        return s[0], None
+    best = s.max(axis=0)
+    arg = np.zeros(best.shape, np.uint8)
+    for ch in range(s.shape[0] - 1, 0, -1):  # downwards: the first channel holding the maximum wins
+        arg[s[ch] == best] = ch
+    arg[s[0] == best] = 0
+    return best, arg
 
 
 def average_precision(scores, positives):
@@ -170,31 +243,89 @@ class PixelAP:
     class over the normalised score range [-1, 1] (memory ``O(20 * bins)`` whatever
     the number of images) and reports an error bound (:func:`binned_ap`);
     ``mode="exact"`` keeps every pixel (small sets and tests).
+
+    The binned counts are kept as one code per pixel (negative / positive / not
+    labelled, bin) per class and histogrammed ``PENDING`` codes at a time, not per image
+    and class: one histogram of 3 x ``bins`` counts per class and few dozen images.
     """
+
+    PENDING = 1 << 22  # codes kept before they are histogrammed
 
     def __init__(self, bins=100000, mode="binned", num_classes=20):
         if mode not in ("binned", "exact"):
             raise ValueError(f"mode {mode!r}")
         self.bins, self.mode, self.k = bins, mode, num_classes
+        self._code_type = np.int32 if 3 * bins < 2 ** 31 else np.int64
         self.reset()
 
     def reset(self):
-        self.pos = np.zeros((self.k, self.bins), np.int64)
-        self.neg = np.zeros((self.k, self.bins), np.int64)
+        self._pos = np.zeros((self.k, self.bins), np.int64)
+        self._neg = np.zeros((self.k, self.bins), np.int64)
+        self._pending, self._pending_size = {}, 0
         self.values = {c: [] for c in range(self.k)}
+
+    @property
+    def pos(self):
+        """``(classes, bins)`` positive pixels per score bin."""
+        self._flush()
+        return self._pos
+
+    @property
+    def neg(self):
+        """``(classes, bins)`` negative pixels per score bin."""
+        self._flush()
+        return self._neg
+
+    def _flush(self):
+        for c, codes in self._pending.items():
+            counts = np.bincount(np.concatenate(codes), minlength=3 * self.bins)
+            self._neg[c] += counts[:self.bins]
+            self._pos[c] += counts[self.bins:2 * self.bins]
+        self._pending, self._pending_size = {}, 0
+
+    def __getstate__(self):  # a worker's counts travel histogrammed: the classes seen, int32 if they fit
+        self._flush()
+        state = dict(self.__dict__)
+        for key in ("_pos", "_neg"):
+            rows = np.flatnonzero(state[key].any(axis=1))
+            counts = state[key][rows]
+            if counts.size and counts.max() < 2 ** 31:
+                counts = counts.astype(np.int32)
+            state[key] = (state[key].shape, rows, counts)
+        return state
+
+    def __setstate__(self, state):
+        for key in ("_pos", "_neg"):
+            shape, rows, counts = state[key]
+            state[key] = np.zeros(shape, np.int64)
+            state[key][rows] = counts
+        self.__dict__.update(state)
 
     def update(self, scores, labels, gt, normalise=True):
         """One image: scores ``(n, h, w)`` of the present classes ``labels``, ground truth."""
         s = normalise_scores(scores) if normalise else np.asarray(scores)
         valid = gt < NUM
+        if self.mode == "exact":
+            for ch, c in enumerate(labels):
+                self.values[c].append((s[ch][valid].astype(np.float32), gt[valid] == c + 1))
+            return
+        # per pixel and class: (negative | positive | not labelled, bin)
+        codes = ((s + 1.0) * 0.5 * self.bins).astype(self._code_type)
+        np.clip(codes, 0, self.bins - 1, out=codes)
+        codes += np.where(valid, 0, 2 * self.bins).astype(self._code_type)
         for ch, c in enumerate(labels):
-            v, pos = s[ch][valid], gt[valid] == c + 1
-            if self.mode == "exact":
-                self.values[c].append((v.astype(np.float32), pos))
-                continue
-            idx = np.clip(((v + 1.0) * 0.5 * self.bins).astype(np.int64), 0, self.bins - 1)
-            self.pos[c] += np.bincount(idx[pos], minlength=self.bins)
-            self.neg[c] += np.bincount(idx[~pos], minlength=self.bins)
+            np.add(codes[ch], self.bins, out=codes[ch], where=gt == c + 1)
+            self._pending.setdefault(c, []).append(codes[ch].ravel())
+        self._pending_size += codes.size
+        if self._pending_size >= self.PENDING:
+            self._flush()
+
+    def merge(self, other):
+        """Add another instance's counts (same bins and mode)."""
+        self._pos += other.pos
+        self._neg += other.neg
+        for c, values in other.values.items():
+            self.values[c].extend(values)
 
     def get(self):
         """``{"ap": [20 per class, %], "map": %, "error_bound": % (binned)}``."""
@@ -219,8 +350,99 @@ class PixelAP:
                 "error_bound": float(100 * np.mean(np.array(bounds)[seen])) if seen.any() else 0.0}
 
 
-def evaluate_seeds(layout, ids, seed_dir, progress=False):
-    """mIoU of a folder of seed PNGs against ``layout.mask``.
+def _read_truth(layout, id_):
+    """The image's present classes and its ground truth, checked against the image's size."""
+    from .data import voc
+
+    # the mask is checked against its image first: a mask of the wrong size is named, not the seed
+    return voc.read_labels(layout.xml(id_)), voc.read_mask(layout.mask(id_), shape=voc.image_size(layout.image(id_)))
+
+
+class _SeedCounts:
+    """One chunk of images' seed confusion (picklable: what a worker returns)."""
+
+    def __init__(self, layout, seed_dir):
+        self.layout, self.seed_dir, self.iou = layout, seed_dir, SegmentationIoU()
+
+    def __call__(self, ids):
+        from .data import voc
+
+        for id_ in ids:
+            gt = _read_truth(self.layout, id_)[1]
+            self.iou.update(gt, voc.read_mask(f"{self.seed_dir}/{id_}.png", gt.shape))
+        return self
+
+    def merge(self, other):
+        self.iou.merge(other.iou)
+
+
+class _ScoreCounts:
+    """One chunk of images' sweep and histograms for every score kind: each image's
+    mask, labels and size are read once for all kinds."""
+
+    def __init__(self, layout, score_dirs, size, bins, thresholds):
+        self.layout, self.score_dirs, self.size = layout, dict(score_dirs), size
+        self.sweep = {k: ThresholdSweep(thresholds) for k in self.score_dirs}
+        self.ap = {k: PixelAP(bins=bins) for k in self.score_dirs}
+
+    def __call__(self, ids):
+        from .scores import load_scores
+
+        for id_ in ids:
+            labels, gt = _read_truth(self.layout, id_)
+            for kind, folder in self.score_dirs.items():
+                scores = load_scores(f"{folder}/{id_}.npy", len(labels), gt.shape[0], gt.shape[1], self.size)
+                s = normalised(scores)
+                self.sweep[kind].update(s, labels, gt, normalise=False)
+                self.ap[kind].update(s, labels, gt, normalise=False)
+        return self
+
+    def merge(self, other):
+        for kind in self.score_dirs:
+            self.sweep[kind].merge(other.sweep[kind])
+            self.ap[kind].merge(other.ap[kind])
+
+
+_WORKER = []
+
+
+def _init_worker(make):
+    _WORKER[:] = [make]  # inherited through fork, never pickled
+
+
+def _count_chunk(ids):
+    return _WORKER[0]()(ids)  # fresh counters per chunk
+
+
+def _count(make, ids, workers, progress, desc):
+    """``make()(chunk)`` over chunks of ``ids``, merged in the order of the ids; in
+    ``workers`` processes (fork) when more than one. Counts are integers, so the sum
+    is the same whatever the chunking."""
+    from tqdm import tqdm
+
+    ids = list(ids)
+    workers = max(1, min(int(workers or 1), len(ids) // 16))  # a process for fewer images costs more than it saves
+    size = max(1, -(-len(ids) // (2 * workers)))  # few chunks: a chunk returns up to 2 x 20 x bins counts per kind
+    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    total = make()
+    bar = tqdm(total=len(ids), desc=desc, disable=not progress)
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(make,)) as pool:
+            for chunk, part in zip(chunks, pool.imap(_count_chunk, chunks)):
+                total.merge(part)
+                bar.update(len(chunk))
+    else:
+        for chunk in chunks:
+            total(chunk)
+            bar.update(len(chunk))
+    bar.close()
+    return total
+
+
+def evaluate_seeds(layout, ids, seed_dir, progress=False, workers=1):
+    """mIoU of a folder of seed PNGs against ``layout.mask`` (``workers`` processes).
 
     Every mask must have its image's size and labels 0..20 or 255 (``voc.read_mask``);
     every seed its mask's size. Anything else is an InputError naming the file.
@@ -231,21 +453,34 @@ def evaluate_seeds(layout, ids, seed_dir, progress=False):
         ``{"miou": % (over 21, the release's), "miou_present": % (over the labels in the ground
         truth), "pixel_acc": %, "iou": [21 per-class %], "present": [labels], "images": n}``.
     """
-    from tqdm import tqdm
-
-    from .data import voc
-
-    m = SegmentationIoU()
-    for id_ in tqdm(ids, desc=f"eval {seed_dir}", disable=not progress):
-        # the mask is checked against its image first: a mask of the wrong size is named, not the seed
-        gt = voc.read_mask(layout.mask(id_), shape=voc.image_size(layout.image(id_)))
-        m.update(gt, voc.read_mask(f"{seed_dir}/{id_}.png", gt.shape))
+    m = _count(lambda: _SeedCounts(layout, seed_dir), ids, workers, progress, f"eval {seed_dir}").iou
     acc, miou = m.get()
     return {"miou": 100 * miou, "miou_present": 100 * m.get(present_only=True)[1], "pixel_acc": 100 * acc,
             "iou": [100 * x for x in m.per_class()], "present": m.present().tolist(), "images": len(ids)}
 
 
-def evaluate_scores(layout, ids, score_dir, size=513, bins=100000, thresholds=SWEEP_T, progress=False):
+def evaluate_score_kinds(layout, ids, score_dirs, size=513, bins=100000, thresholds=SWEEP_T, progress=False,
+                         workers=1):
+    """:func:`evaluate_scores` of several kinds ``{kind: folder}`` in one pass over the
+    images (each image's mask, labels and size read once), in ``workers`` processes.
+
+    Returns
+    -------
+    dict
+        ``{kind: evaluate_scores' result}``.
+    """
+    score_dirs = dict(score_dirs)
+    counts = _count(lambda: _ScoreCounts(layout, score_dirs, size, bins, thresholds), ids, workers, progress,
+                    f"eval {', '.join(score_dirs)}")
+    out = {}
+    for kind in score_dirs:
+        r = counts.ap[kind].get()
+        out[kind] = {"sweep": {str(t): v for t, v in counts.sweep[kind].get().items()}, "ap": r["ap"],
+                     "map": r["map"], "map_error_bound": r["error_bound"], "images": len(ids)}
+    return out
+
+
+def evaluate_scores(layout, ids, score_dir, size=513, bins=100000, thresholds=SWEEP_T, progress=False, workers=1):
     """Table 2 sweep and Table 1 pixel mAP of one score kind (``<run>/scores/<kind>``).
 
     Returns
@@ -253,21 +488,8 @@ def evaluate_scores(layout, ids, score_dir, size=513, bins=100000, thresholds=SW
     dict
         ``{"sweep": {T: {"miou", "recall"}}, "ap": [...], "map": %, "map_error_bound": %}``.
     """
-    from tqdm import tqdm
-
-    from .data import voc
-    from .scores import load_scores
-
-    sweep, ap = ThresholdSweep(thresholds), PixelAP(bins=bins)
-    for id_ in tqdm(ids, desc=f"eval {score_dir}", disable=not progress):
-        labels = voc.read_labels(layout.xml(id_))
-        gt = voc.read_mask(layout.mask(id_), shape=voc.image_size(layout.image(id_)))
-        scores = load_scores(f"{score_dir}/{id_}.npy", len(labels), gt.shape[0], gt.shape[1], size)
-        sweep.update(scores, labels, gt)
-        ap.update(scores, labels, gt)
-    r = ap.get()
-    return {"sweep": {str(t): v for t, v in sweep.get().items()}, "ap": r["ap"], "map": r["map"],
-            "map_error_bound": r["error_bound"], "images": len(ids)}
+    return evaluate_score_kinds(layout, ids, {"scores": score_dir}, size, bins, thresholds, progress,
+                                workers)["scores"]
 
 
 def format_tables(results):

@@ -69,11 +69,12 @@ def region_features(sp, feature_map):
     n = int(sp.max()) + 1
     flat = sp.ravel()
     sizes = np.bincount(flat, minlength=n).astype(np.int64)
+    feature_map = np.asarray(feature_map)
     c = feature_map.shape[0]
-    fm = np.asarray(feature_map, np.float64).reshape(c, -1)
     feats = np.zeros((n, c), np.float64)
-    for ch in range(c):  # per channel: bincount is fast and memory-light
-        feats[:, ch] = np.bincount(flat, weights=fm[ch], minlength=n)
+    for ch in range(c):  # per channel: bincount takes the weights as float64 one channel at a time,
+        # so no float64 copy of the whole map (about 1 GB for 512 channels at 513)
+        feats[:, ch] = np.bincount(flat, weights=feature_map[ch].ravel(), minlength=n)
     feats /= np.maximum(sizes, 1)[:, None]
     return feats, sizes
 

@@ -101,3 +101,143 @@ def test_miou_over_present_classes():
     assert np.isclose(m.get()[1], (0.75 + 0.75) / 21)
     assert np.isclose(m.get(present_only=True)[1], 0.75)
     assert m.present().tolist() == [0, 1]
+
+
+def reference_sweep(thresholds, images):
+    """The sweep written plainly: threshold_seed per threshold, confusion, labelled pixels."""
+    from icd_mx.seeds import threshold_seed
+
+    conf = {t: np.zeros((21, 21), np.int64) for t in thresholds}
+    labelled, valid = {t: 0 for t in thresholds}, 0
+    for s, labels, gt in images:
+        valid += int((gt < 21).sum())
+        for t in thresholds:
+            seed = threshold_seed(s, labels, t)
+            conf[t] += metrics.confusion(gt, seed)
+            labelled[t] += int(((seed < 21) & (gt < 21)).sum())
+    return conf, labelled, valid
+
+
+def reference_histograms(bins, images):
+    """Per class: positive / negative counts per bin, one bincount per image and class."""
+    pos, neg = np.zeros((20, bins), np.int64), np.zeros((20, bins), np.int64)
+    for s, labels, gt in images:
+        s, valid = normalise_scores(s), gt < 21
+        for ch, c in enumerate(labels):
+            v, p = s[ch][valid], gt[valid] == c + 1
+            idx = np.clip(((v + 1.0) * 0.5 * bins).astype(np.int64), 0, bins - 1)
+            pos[c] += np.bincount(idx[p], minlength=bins)
+            neg[c] += np.bincount(idx[~p], minlength=bins)
+    return pos, neg
+
+
+def awkward_images(rng, n=6):
+    """Score maps with ties between classes, exact zeros, values at the thresholds, flat maps."""
+    out = []
+    for i in range(n):
+        k = 1 + i % 3
+        s = np.round(rng.standard_normal((k, 9, 11)), 1).astype(np.float32)
+        if k > 1:
+            s[1, :3] = s[0, :3]  # ties: the first class wins
+        s[0, 4, :4] = [0.0, 0.1, -0.3, 0.5]
+        if i == 4:
+            s[:] = 0.0  # a flat map: nothing labelled
+        gt = rng.integers(0, 21, (9, 11)).astype(np.uint8)
+        gt[rng.random(gt.shape) < 0.15] = 255
+        out.append((s, sorted(rng.choice(20, k, replace=False).tolist()), gt))
+    return out
+
+
+def test_one_pass_sweep_and_histograms_equal_the_plain_ones():
+    images = awkward_images(np.random.default_rng(5))
+    sweep, ap = metrics.ThresholdSweep((0.3, 0.0, 0.1, 0.5)), metrics.PixelAP(bins=1000)
+    for s, labels, gt in images:
+        sweep.update(s, labels, gt)
+        ap.update(s, labels, gt)
+    conf, labelled, valid = reference_sweep(sweep.thresholds, images)
+    for t in sweep.thresholds:
+        np.testing.assert_array_equal(sweep.ious[t].conf, conf[t])
+        assert sweep.labelled[t] == labelled[t]
+    assert sweep.valid == valid
+    pos, neg = reference_histograms(1000, images)
+    np.testing.assert_array_equal(ap.pos, pos)
+    np.testing.assert_array_equal(ap.neg, neg)
+    for s, _, _ in images:  # the evaluators' normalisation: the same values (0 may be -0.0)
+        np.testing.assert_array_equal(metrics.normalised(s), normalise_scores(s))
+    with pytest.raises(ValueError):
+        metrics.ThresholdSweep((-0.1,))
+
+
+def test_histograms_are_the_same_whatever_the_flushes_and_pickling():
+    import pickle
+
+    images = awkward_images(np.random.default_rng(6), 8)
+    one, parts = metrics.PixelAP(bins=500), []
+    for i, (s, labels, gt) in enumerate(images):
+        one.update(s, labels, gt)
+        if i % 3 == 0:
+            parts.append(metrics.PixelAP(bins=500))
+        parts[-1].PENDING = 50  # flush often
+        parts[-1].update(s, labels, gt)
+    total = metrics.PixelAP(bins=500)
+    for p in parts:
+        total.merge(pickle.loads(pickle.dumps(p)))
+    np.testing.assert_array_equal(total.pos, one.pos)
+    np.testing.assert_array_equal(total.neg, one.neg)
+    assert total.get() == one.get()
+
+
+def write_eval_layout(root, rng, n):
+    """JPEG, XML, mask and two score kinds per image, at small sizes."""
+    import os
+
+    from PIL import Image
+
+    from icd_mx.data.voc import CLASSES, VOCLayout
+
+    for d in ("JPEGImages", "Annotations", "SegmentationClassAug", "scores/a", "scores/b"):
+        os.makedirs(os.path.join(root, d))
+    ids = []
+    for i in range(n):
+        id_, h, w = f"im{i}", 30 + i % 20, 41 - i % 20
+        classes = sorted(rng.choice(20, 1 + i % 2, replace=False).tolist())
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(os.path.join(root, "JPEGImages", id_ + ".jpg"))
+        gt = rng.choice([0, 255] + [c + 1 for c in classes], (h, w)).astype(np.uint8)
+        Image.fromarray(gt).save(os.path.join(root, "SegmentationClassAug", id_ + ".png"))
+        names = "".join(f"<object><name>{CLASSES[c]}</name></object>" for c in classes)
+        with open(os.path.join(root, "Annotations", id_ + ".xml"), "w") as f:
+            f.write(f"<annotation>{names}</annotation>")
+        for kind in "ab":
+            np.save(os.path.join(root, "scores", kind, id_ + ".npy"),
+                    rng.standard_normal((len(classes), 9, 9)).astype(np.float32))
+        ids.append(id_)
+    return VOCLayout(root), ids
+
+
+def test_all_kinds_in_one_pass_and_in_workers_equal_one_kind_at_a_time(tmp_path):
+    layout, ids = write_eval_layout(str(tmp_path), np.random.default_rng(7), 40)
+    dirs = {k: str(tmp_path / "scores" / k) for k in "ab"}
+    alone = {k: metrics.evaluate_scores(layout, ids, d, size=65, bins=2000) for k, d in dirs.items()}
+    assert metrics.evaluate_score_kinds(layout, ids, dirs, size=65, bins=2000) == alone
+    assert metrics.evaluate_score_kinds(layout, ids, dirs, size=65, bins=2000, workers=2) == alone
+    # and the plain computation of the same sweep
+    from icd_mx.data import voc
+    from icd_mx.seeds import load_scores
+
+    images = []
+    for id_ in ids:
+        labels, gt = voc.read_labels(layout.xml(id_)), voc.read_mask(layout.mask(id_))
+        images.append((load_scores(f"{dirs['a']}/{id_}.npy", len(labels), *gt.shape, 65), labels, gt))
+    conf, labelled, valid = reference_sweep(metrics.SWEEP_T, images)
+    m = metrics.SegmentationIoU()
+    m.conf = conf[0.1]
+    assert alone["a"]["sweep"]["0.1"]["miou"] == 100 * m.get()[1]
+    assert alone["a"]["sweep"]["0.1"]["recall"] == 100 * labelled[0.1] / valid
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for id_, (_, labels, gt) in zip(ids, images):
+        from PIL import Image
+
+        Image.fromarray(np.where(gt == 255, 0, gt).astype(np.uint8)).save(seeds / f"{id_}.png")
+    pooled = metrics.evaluate_seeds(layout, ids, str(seeds), workers=2)
+    assert pooled == metrics.evaluate_seeds(layout, ids, str(seeds))

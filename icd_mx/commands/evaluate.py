@@ -16,7 +16,7 @@ def body(args):
     from ..stages import evaluate
 
     results = evaluate.run(cfg, args.run, args.seed_dir, args.seeds, args.scores, args.list, args.bins,
-                           progress=not args.quiet)
+                           progress=not args.quiet, workers=args.workers)
     print(metrics.format_tables(results))
     if args.json:
         io.save_json(args.json, results)
@@ -30,6 +30,7 @@ def main(argv=None):
     parser.add_argument("--scores", nargs="*", help="score kinds (default: every folder under <run>/scores)")
     parser.add_argument("--list", help="list name or file (default: seeds.split)")
     parser.add_argument("--bins", type=int, default=100000, help="score bins per class for the mAP")
+    parser.add_argument("--workers", type=int, default=2, help="processes over the images (same results)")
     parser.add_argument("--json", help="also write all results to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return run_main(body, parser.parse_args(argv))

@@ -78,6 +78,10 @@ class StepInfo:
         The base learning rate of this epoch (before ``lr_mult``).
     rank, num_workers : int
         This worker and the number of workers (0, 1 without ``dist_sync``).
+    log : bool
+        Whether the engine reads this step's metrics (the last iteration of a log
+        interval, or of the epoch). A task may return no metrics (``{}``) on other steps
+        and so spend no device work on them.
     """
 
     epoch: int
@@ -87,6 +91,7 @@ class StepInfo:
     lr: float = 0.0
     rank: int = 0
     num_workers: int = 1
+    log: bool = True
 
 
 class Task(typing.Protocol):
@@ -106,9 +111,11 @@ class Task(typing.Protocol):
     tuple per context and returns ``(losses, metrics)``: one loss NDArray per context,
     the SUM over that context's samples (fit divides by the global batch), and
     ``{name: NDArray}`` (scalar, or a list per context) for the log, averaged over the
-    iterations of a log interval on this worker (a metric named ``loss`` is the task's own
-    copy of the engine's ``loss`` column and is not logged twice; another name that clashes
-    with an engine column - epoch, iter, lr, img_s - is logged as ``task_<name>``).
+    iterations of a log interval that returned it, on this worker (a metric named ``loss``
+    is the task's own copy of the engine's ``loss`` column and is not logged twice; another
+    name that clashes with an engine column - epoch, iter, lr, img_s - is logged as
+    ``task_<name>``). ``step.log`` is true on the iterations whose metrics the engine
+    reads; a task may return ``{}`` on the others.
 
     ``state_dict()`` / ``load_state_dict(d)``: extra JSON state (counters, sign-flip
     state) saved in each checkpoint. Optional: ``export(prefix)`` (e.g. the release's
@@ -156,22 +163,28 @@ def _call_loader(task, epoch, batch_size, shard):
 
 
 class _Meter:
-    """Sums losses and metrics on the device; reads them only when flushed."""
+    """Sums losses and metrics on the device; reads them only when flushed.
+
+    One device operation per iteration for the loss (a task's one-element loss is
+    added as it is); a metric is averaged over the iterations that returned it.
+    """
 
     def __init__(self):
-        self.loss, self.metrics, self.iters, self.samples = None, {}, 0, 0
+        self.loss, self.metrics, self.counts, self.iters, self.samples = None, {}, {}, 0, 0
 
     def add(self, losses, metrics, samples):
         import mxnet as mx
 
         ctx = losses[0].context
-        total = mx.nd.add_n(*[x.detach().sum().as_in_context(ctx) for x in losses])
-        self.loss = total if self.loss is None else self.loss + total
+        parts = [x.detach() if x.size == 1 else x.detach().sum() for x in losses]
+        total = parts[0] if len(parts) == 1 else mx.nd.add_n(*[x.as_in_context(ctx) for x in parts])
+        self.loss = total if self.loss is None else self.loss + total.reshape(self.loss.shape)
         for name, value in (metrics or {}).items():
             if isinstance(value, (list, tuple)):
                 value = mx.nd.add_n(*[v.detach().mean().as_in_context(ctx) for v in value]) / len(value)
             value = value.detach().mean().as_in_context(ctx)
             self.metrics[name] = value if name not in self.metrics else self.metrics[name] + value
+            self.counts[name] = self.counts.get(name, 0) + 1
         self.iters += 1
         self.samples += samples
 
@@ -316,7 +329,8 @@ def _run_epoch(run, epoch):
     for i, batch in enumerate(loader):
         if i >= ipe:
             break
-        step = StepInfo(epoch, run.iteration, ipe, run.reduce, lr, run.rank, run.num_workers)
+        log = meter.iters + 1 == opt.log_interval or i + 1 == ipe  # the iterations _flush follows
+        step = StepInfo(epoch, run.iteration, ipe, run.reduce, lr, run.rank, run.num_workers, log)
         meter.add(*_train_step(run, batch, step))
         run.iteration += 1
         bar.update(1)
@@ -344,7 +358,8 @@ def _flush(run, meter, epoch, lr, t0):
     for name, value in meter.metrics.items():  # a task metric never hides an engine column
         if name == "loss":  # the task's copy of the column above, on this worker only
             continue
-        row[f"task_{name}" if name in row or name == "img_s" else name] = float(value.asscalar()) / meter.iters
+        row[f"task_{name}" if name in row or name == "img_s" else name] = (float(value.asscalar())
+                                                                           / meter.counts[name])
     row["img_s"] = meter.samples * run.num_workers / max(time.time() - t0, 1e-9)
     row["_iters"] = meter.iters
     run.log.row({k: v for k, v in row.items() if not k.startswith("_")})
@@ -357,7 +372,8 @@ def _end_epoch(run, epoch, lr, rows):
     summary = {"epoch": epoch, "lr": lr, "iterations": iters}
     for key in rows[0]:
         if key not in ("epoch", "iter", "lr", "_iters"):
-            summary[key] = sum(r[key] * r["_iters"] for r in rows) / iters
+            have = [r for r in rows if key in r]
+            summary[key] = sum(r[key] * r["_iters"] for r in have) / sum(r["_iters"] for r in have)
     run.history.append(summary)
     run.log.info(_summary_line(run, epoch, summary))
     if run.rank != 0:

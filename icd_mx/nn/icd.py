@@ -4,8 +4,11 @@ docs/method.md "Network". Parameter names (under the block prefix) are the
 release's: ``conv1_1..conv5_3``, ``fc6/fc7/fc8``, ``feat_bn``, ``icd_bu_weight``,
 ``icd_accum_resign_moving_mean`` (the sign-flip state), ``fc6_ft/fc7_ft``, ``conv_ft``.
 
-Training: :meth:`ICDNet.forward_train` (imperative glue around hybridizable children,
-one Python operator for the sign-flip update). Inference and export: calling the
+Training: :meth:`ICDNet.forward_train` runs two graphs per context (docs/architecture.md,
+"Network"): stage 1 (backbone, CAM branch and loss, BN, BU score, the sign-flip
+statistics) and stage 2 (the sign applied, L_bu, the refinement, TD score and L_td, the
+total loss), hybridized with the network's flags; between them the one Python operator,
+the sign-flip update, is the step's only host sync. Inference and export: calling the
 block, ``net(img, sp, label) -> (cam, icd_bu, icd_bu_sp, icd_td)`` (``(cam,)`` in
 ``cam`` mode), native ops only.
 """
@@ -36,9 +39,10 @@ def named_conv(channels, kernel, in_channels, name, new=False, lr_mult=1.0, use_
 
 def default_reduce(arrays):
     """Sum per-context NDArrays onto the first one's context (single worker)."""
-    total = arrays[0].copy()
-    for a in arrays[1:]:
-        total += a.as_in_context(total.context)
+    with autograd.pause():
+        total = arrays[0].detach().copy()
+        for a in arrays[1:]:
+            total += a.detach().as_in_context(total.context)
     return total
 
 
@@ -55,6 +59,34 @@ class BottomUp(nn.HybridBlock):
         w = F.L2Normalization(weight, mode="instance")
         w = F.reshape(w, (0, 0, 1, 1))
         return F.Convolution(feat, w, kernel=(1, 1), num_filter=self.num_classes, no_bias=True)
+
+
+class _Unregistered:
+    """Holds blocks outside Gluon's child registry (a list attribute would be inspected)."""
+
+    def __init__(self, *items):
+        self.items = items
+
+
+class TrainStage(nn.HybridBlock):
+    """One of the two graphs of the training step (:meth:`ICDNet.forward_train`).
+
+    ``stage`` 1 calls ``net._stage1(F, img, label)``, stage 2 ``net._stage2(F, ...)``.
+    The blocks whose parameters the stage reads are registered as its children (shared
+    with ``net``, which alone saves them); ``net`` itself is held outside Gluon's child
+    registry, so the stage is no part of the network's parameter tree.
+    """
+
+    def __init__(self, net, stage, blocks, **kwargs):
+        super().__init__(**kwargs)
+        self._owner = _Unregistered(net)
+        self.stage = stage
+        for i, block in enumerate(blocks):
+            self.register_child(block, f"part{i}")
+
+    def hybrid_forward(self, F, *args):
+        net = self._owner.items[0]
+        return net._stage1(F, *args) if self.stage == 1 else net._stage2(F, *args)
 
 
 class ICDNet(nn.HybridBlock):
@@ -75,6 +107,8 @@ class ICDNet(nn.HybridBlock):
         # losses.td_warmup_iters); None: td_warmup_epochs * iterations per epoch.
         self.td_warmup_iters = None
         self._release_kv = None  # signflip_sync=per_device: the release's average, zero at start
+        self._stages = _Unregistered()  # the TrainStage graphs, built at the first forward_train
+        self._hybrid_args = (False, {})
         w = cfg.width
         with self.name_scope():
             self.backbone = DilatedVGG16(width=w, prefix="")
@@ -146,9 +180,13 @@ class ICDNet(nn.HybridBlock):
             return F.concat(conv4, conv5, fc6, dim=1)
         return {"conv4": conv4, "conv5": conv5, "fc6": fc6}[src]
 
-    def _td_score(self, F, feat_bn, conv5):
-        """S'' from BN'd conv5 by TD structure a/b/c/d (paper Table 6)."""
-        x = feat_bn if self.cfg.bu_feature == "conv5" else self.td_bn(conv5)
+    def _td_input(self, feat_bn, conv5):
+        """What the TD head reads: the BN'd BU feature when that is conv5, else conv5 itself."""
+        return feat_bn if self.cfg.bu_feature == "conv5" else conv5
+
+    def _td_score(self, F, td_in):
+        """S'' from BN'd conv5 by TD structure a/b/c/d (paper Table 6); ``td_in`` from :meth:`_td_input`."""
+        x = td_in if self.cfg.bu_feature == "conv5" else self.td_bn(td_in)
         s = self.cfg.td_structure
         if s == "a":
             return self.conv_ft(x)
@@ -167,7 +205,7 @@ class ICDNet(nn.HybridBlock):
         sign = F.reshape(sign_from_state(F, signflip_state), (1, -1, 1, 1))
         s_bu = F.broadcast_mul(self.icd_bu(feat), sign)
         s_sp = refine(F, s_bu, label, sp, self.cfg.max_superpixels, NUM_CLASSES)
-        return cam, s_bu, s_sp, self._td_score(F, feat, conv5)
+        return cam, s_bu, s_sp, self._td_score(F, self._td_input(feat, conv5))
 
     def infer(self, img, sp, label=None):
         """Score maps at stride 8: dict ``cam`` (and ``icd_bu, icd_bu_sp, icd_td``), each (N, 20, h, w).
@@ -182,14 +220,48 @@ class ICDNet(nn.HybridBlock):
         return dict(zip(("cam", "icd_bu", "icd_bu_sp", "icd_td"), outs))
 
     # ---- training --------------------------------------------------------
+    def hybridize(self, active=True, **kwargs):
+        """Hybridize the inference graph and the two training graphs with the same flags."""
+        super().hybridize(active, **kwargs)
+        self._hybrid_args = (active, dict(kwargs))
+        for stage in self._stages.items:
+            stage.hybridize(active, **kwargs)
+
+    def cast(self, dtype):
+        self._stages = _Unregistered()  # rebuilt for the new type at the next step
+        super().cast(dtype)
+
+    def _train_stages(self):
+        """The two :class:`TrainStage` graphs (built once, hybridized like the network)."""
+        if not self._stages.items:
+            cam = [self.backbone, self.fc6, self.fc7, self.fc8]
+            if not self.icd:
+                stages = (TrainStage(self, 1, cam, prefix="train1_"),)
+            else:
+                s = self.cfg.td_structure
+                td = [] if s == "a" else [self.fc6, self.fc7] if s == "d" else [self.fc6_ft, self.fc7_ft]
+                td = ([self.td_bn] if self.cfg.bu_feature != "conv5" else []) + td + [self.conv_ft]
+                stages = (TrainStage(self, 1, cam + [self.feat_bn, self.icd_bu], prefix="train1_"),
+                          TrainStage(self, 2, td, prefix="train2_"))
+            active, kwargs = self._hybrid_args
+            for stage in stages:
+                stage.hybridize(active, **kwargs)
+            self._stages = _Unregistered(*stages)
+        return self._stages.items
+
     def forward_train(self, ctx_batches, step, outputs=None):
         """One training forward over all contexts (call inside ``autograd.record()``).
+
+        Per context: stage 1's graph, then the sign-flip update over all contexts (the one
+        Python operator), then stage 2's graph (:class:`TrainStage`).
 
         Parameters
         ----------
         ctx_batches : list of (img (N,3,H,W), sp (N,H,W), label (N,20)) per context
         step : object with ``epoch, iteration, iters_per_epoch`` and ``reduce(list) -> NDArray``
-            (sum over contexts and workers; :func:`default_reduce` if absent).
+            (sum over contexts and workers; :func:`default_reduce` if absent), and
+            optionally ``log`` (bool, default True): whether the metrics are read at this
+            step; without it they are not computed (``{}``), saving their device work.
 
         outputs : list, optional
             Receives one dict per context of the step's outputs (``logits``, and with ICD
@@ -200,9 +272,19 @@ class ICDNet(nn.HybridBlock):
         losses : list of scalar NDArray, one per context: the SUM over the context's
             images of the per-image loss L_cam + L_bu + w_td * L_td, so that
             ``Trainer.step(global_batch)`` yields the reference's batch-mean gradient.
-        metrics : dict name -> scalar NDArray (means over this worker's images).
+        metrics : dict name -> scalar NDArray (means over this worker's images), or ``{}``
+            when ``step.log`` is false.
         """
-        parts = [self._stage1(F_nd, img, label) for img, sp, label in ctx_batches]
+        stages = self._train_stages()
+        parts = []
+        for img, sp, label in ctx_batches:
+            out = stages[0](img, label)
+            if self.icd:
+                p = dict(zip(("logits", "loss_cam", "s_hat", "stats", "td_in"), out))
+            else:
+                p = dict(zip(("logits", "loss_cam", "loss"), out))
+            p["label"] = label
+            parts.append(p)
         if self.icd:
             signs = self._signs(parts, step)
             total = self.td_warmup_iters
@@ -210,11 +292,15 @@ class ICDNet(nn.HybridBlock):
                 total = self.cfg.td_warmup_epochs * step.iters_per_epoch
             w_td = td_warmup_weight(step.iteration, total)
             for p, sign, (img, sp, label) in zip(parts, signs, ctx_batches):
-                self._stage2(p, sign.as_in_context(img.context), sp, label, w_td)
+                w = mx.nd.full((1,), w_td, ctx=img.context, dtype=p["s_hat"].dtype)
+                out = stages[1](p["loss_cam"], p["s_hat"], sign.as_in_context(img.context), sp, label, p["td_in"], w)
+                p.update(zip(("loss", "loss_bu", "loss_td", "icd_bu", "icd_td"), out), w_td=w_td)
         if outputs is not None:
             keys = ("logits", "icd_bu", "icd_td")
             outputs.extend({k: p[k].detach() for k in keys if k in p} for p in parts)
         losses = [p["loss"] for p in parts]
+        if not getattr(step, "log", True):
+            return losses, {}
         return losses, self._metrics(parts, sum(b[0].shape[0] for b in ctx_batches))
 
     def _signs(self, parts, step):
@@ -230,30 +316,30 @@ class ICDNet(nn.HybridBlock):
         return [sign] * len(parts)
 
     def _stage1(self, F, img, label):
+        """Stage 1 graph: ``(logits, loss_cam)`` and ``loss`` (CAM mode) or ``s_hat`` (the BU
+        score before the flip), the sign-flip statistics and the TD head's input (ICD)."""
         conv4, conv5, pool5 = self.backbone(img)
         fc6, cam = self._cam_branch(F, pool5)
         logits = F.mean(cam, axis=(2, 3))
         l_cam = cam_loss(F, logits, label)
-        p = {"loss_cam": l_cam, "logits": logits, "label": label, "loss": F.sum(l_cam)}
-        if self.icd:
-            feat = self.feat_bn(self._bu_input(F, conv4, conv5, fc6))
-            s_hat = self.icd_bu(F.stop_gradient(feat))  # L_bu trains W only
-            with autograd.pause(train_mode=True):
-                stats = signflip_stats(F, cam, s_hat, label)
-            p.update(feat=feat, conv5=conv5, s_hat=s_hat, stats=stats)
-        return p
+        if not self.icd:
+            return logits, l_cam, F.sum(l_cam)
+        feat = self.feat_bn(self._bu_input(F, conv4, conv5, fc6))
+        s_hat = self.icd_bu(F.stop_gradient(feat))  # L_bu trains W only
+        stats = signflip_stats(F, cam, s_hat, label)  # no gradient (stop_gradient inside)
+        return logits, l_cam, s_hat, stats, self._td_input(feat, conv5)
 
-    def _stage2(self, p, sign, sp, label, w_td):
-        F = F_nd
+    def _stage2(self, F, l_cam, s_hat, sign, sp, label, td_in, w_td):
+        """Stage 2 graph: ``(loss, loss_bu, loss_td, icd_bu, icd_td)``; ``loss`` is the
+        context's sum of L_cam + L_bu + w_td * L_td (``w_td`` a (1,) array)."""
         cfg = self.cfg
-        l_bu = bu_loss(F, p["s_hat"], label, cfg.grad_scale, cfg.bu_loss, sign)
-        with autograd.pause(train_mode=True):
-            s_bu = F.broadcast_mul(p["s_hat"], F.reshape(sign, (1, -1, 1, 1)))
-            s_sp = refine(F, s_bu, label, sp, cfg.max_superpixels, NUM_CLASSES)
-        s_td = self._td_score(F, p["feat"], p["conv5"])
+        l_bu = bu_loss(F, s_hat, label, cfg.grad_scale, cfg.bu_loss, sign)
+        s_bu = F.broadcast_mul(F.stop_gradient(s_hat), F.reshape(sign, (1, -1, 1, 1)))
+        s_sp = refine(F, s_bu, label, sp, cfg.max_superpixels, NUM_CLASSES)  # no gradient
+        s_td = self._td_score(F, td_in)
         l_td = td_loss(F, s_td, s_sp, label, cfg.td_threshold)
-        p.update(loss_bu=l_bu, loss_td=l_td, w_td=w_td, icd_bu=s_bu, icd_td=s_td)
-        p["loss"] = p["loss"] + F.sum(l_bu) + w_td * F.sum(l_td)
+        loss = F.sum(l_cam) + F.sum(l_bu) + F.broadcast_mul(w_td, F.sum(l_td))
+        return loss, l_bu, l_td, s_bu, s_td
 
     def _metrics(self, parts, n_images):
         ctx = parts[0]["loss"].context

@@ -18,12 +18,14 @@ def _folders(path, skip_suffix=None):
                   if os.path.isdir(os.path.join(path, d)) and not (skip_suffix and d.endswith(skip_suffix)))
 
 
-def run(cfg, run_dir=None, seed_dir=None, seeds=None, scores=None, split=None, bins=100000, progress=True):
+def run(cfg, run_dir=None, seed_dir=None, seeds=None, scores=None, split=None, bins=100000, progress=True,
+        workers=2):
     """Evaluate a run's seed folders and score kinds; return ``{name: record}``.
 
     ``seeds`` / ``scores``: the seed variants and score kinds (default: every folder under
     ``<run>/seeds`` and ``<run>/scores``); ``seed_dir``: any folder of label PNGs instead
-    (its record is not written); ``split``: the list (default ``seeds.split``).
+    (its record is not written); ``split``: the list (default ``seeds.split``); ``workers``:
+    processes over the images (the same results for any number).
     """
     run_dir = run_dir or cfg.out_dir
     layout = VOCLayout(cfg.data.root, cfg.data.superpixel_dir)
@@ -39,16 +41,20 @@ def run(cfg, run_dir=None, seed_dir=None, seeds=None, scores=None, split=None, b
     for name, folder in seed_dirs.items():
         if not os.path.isdir(folder):
             raise InputError(folder, "seed folder not found")
-        results[name] = metrics.evaluate_seeds(layout, ids, folder, progress=progress)
+        results[name] = metrics.evaluate_seeds(layout, ids, folder, progress=progress, workers=workers)
         if not seed_dir:
             io.save_json(os.path.join(run_dir, "eval", f"seeds_{name}.json"), results[name])
     kinds = [] if seed_dir else (scores if scores is not None else _folders(os.path.join(run_dir, "scores")))
-    for kind in kinds:
-        folder = os.path.join(run_dir, "scores", kind)
+    folders = {kind: os.path.join(run_dir, "scores", kind) for kind in kinds}
+    for folder in folders.values():
         if not os.path.isdir(folder):
             raise InputError(folder, "score folder not found")
-        results[kind] = metrics.evaluate_scores(layout, ids, folder, cfg.data.infer_size, bins, progress=progress)
-        io.save_json(os.path.join(run_dir, "eval", f"scores_{kind}.json"), results[kind])
+    if folders:  # every kind in one pass: each image's mask and labels read once
+        scored = metrics.evaluate_score_kinds(layout, ids, folders, cfg.data.infer_size, bins,
+                                              progress=progress, workers=workers)
+        for kind in kinds:
+            results[kind] = scored[kind]
+            io.save_json(os.path.join(run_dir, "eval", f"scores_{kind}.json"), results[kind])
     if not results:
         raise InputError(run_dir, "nothing to evaluate (no seeds/ or scores/ folders)")
     return results

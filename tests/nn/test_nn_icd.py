@@ -197,3 +197,69 @@ def test_training_step_gradient_matches_finite_differences(monkeypatch):
         assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-8), name
         checked += abs(analytic) > 1e-9
     assert checked >= 6  # the gradients are not trivially zero
+
+
+@pytest.mark.parametrize("sync,contexts", [("global", 1), ("per_device", 2)])
+def test_hybridized_training_graphs_equal_the_imperative_step(sync, contexts):
+    """The two training graphs (TrainStage, static_alloc/static_shape) give the imperative
+    step's losses, outputs, gradients, sign-flip state and BN statistics, step after step;
+    metrics only when ``step.log``."""
+    ctxs = [mx.cpu(i) for i in range(contexts)]
+    img, sp, y = batch(4)
+    k = 4 // contexts
+    split = [tuple(a[i * k:(i + 1) * k].as_in_context(c) for a in (img, sp, y)) for i, c in enumerate(ctxs)]
+    runs = []
+    for hybrid in (False, True):
+        mx.random.seed(7)
+        net = ICDNet(ModelConfig(width=W, max_superpixels=8, dropout=0.0, signflip_sync=sync))
+        net.initialize(ctx=ctxs)
+        if hybrid:
+            net.hybridize(static_alloc=True, static_shape=True)
+        got = []
+        for it in range(3):
+            outputs = []
+            s = SimpleNamespace(epoch=0, iteration=it, iters_per_epoch=2, reduce=None, log=it == 2)
+            with autograd.record():
+                losses, m = net.forward_train(split, s, outputs)
+            autograd.backward(losses)
+            assert bool(m) == (it == 2)
+            params = {k[len(net.prefix):]: p for k, p in net.collect_params().items()}
+            got.append({"loss": [x.asnumpy() for x in losses],
+                        "out": [{k: v.asnumpy() for k, v in o.items()} for o in outputs],
+                        "grad": {k: p.grad(ctxs[-1]).asnumpy() for k, p in params.items() if p.grad_req != "null"},
+                        "state": {k: p.data(ctxs[-1]).asnumpy() for k, p in params.items()
+                                  if k.startswith(("icd_accum", "feat_bn_running"))},
+                        "metrics": {k: v.asnumpy() for k, v in m.items()}})
+        runs.append(got)
+
+    def close(x, y, what):  # relative to the array's largest value: float32 sums in another order
+        assert np.abs(x - y).max() <= 1e-4 * max(np.abs(y).max(), 1e-6), what
+
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(np.concatenate(a["loss"]), np.concatenate(b["loss"]), rtol=1e-5)
+        for oa, ob in zip(a["out"], b["out"]):
+            assert set(oa) == {"logits", "icd_bu", "icd_td"} == set(ob)
+            for k in oa:
+                close(oa[k], ob[k], k)
+        for group in ("grad", "state", "metrics"):
+            for k in a[group]:
+                close(a[group][k], b[group][k], k)
+
+
+def test_multiscale_and_flip_inference():
+    from icd_mx.stages.infer import infer_multiscale
+
+    net = make(dropout=0.0)
+    img, sp, y = batch(2, size=41)
+    one = net.infer(img, sp, y)
+    same = infer_multiscale(net, img, sp, y)
+    for k in one:
+        np.testing.assert_array_equal(same[k].asnumpy(), one[k].asnumpy())
+    flipped = net.infer(img.flip(axis=3), sp.flip(axis=2), y)
+    both = infer_multiscale(net, img, sp, y, flip=True)
+    for k in one:
+        expected = (one[k] + flipped[k].flip(axis=3)) / 2
+        np.testing.assert_allclose(both[k].asnumpy(), expected.asnumpy(), rtol=1e-6, atol=1e-7)
+    multi = infer_multiscale(net, img, sp, y, scales=(0.5, 1.0, 1.5), flip=True)
+    assert all(v.shape == one[k].shape for k, v in multi.items()) and set(multi) == set(one)
+    assert all(np.isfinite(v.asnumpy()).all() for v in multi.values())

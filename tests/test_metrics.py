@@ -105,7 +105,7 @@ def test_miou_over_present_classes():
 
 def reference_sweep(thresholds, images):
     """The sweep written plainly: threshold_seed per threshold, confusion, labelled pixels."""
-    from icd_mx.seeds import threshold_seed
+    from icd_mx.scores import threshold_seed
 
     conf = {t: np.zeros((21, 21), np.int64) for t in thresholds}
     labelled, valid = {t: 0 for t in thresholds}, 0
@@ -222,7 +222,7 @@ def test_all_kinds_in_one_pass_and_in_workers_equal_one_kind_at_a_time(tmp_path)
     assert metrics.evaluate_score_kinds(layout, ids, dirs, size=65, bins=2000, workers=2) == alone
     # and the plain computation of the same sweep
     from icd_mx.data import voc
-    from icd_mx.seeds import load_scores
+    from icd_mx.scores import load_scores
 
     images = []
     for id_ in ids:

@@ -133,8 +133,8 @@ def _run_infer(cfg, progress, overwrite):
     if todo:  # the inputs first: the checkpoint, then every image, superpixel map and XML
         contexts = get_contexts(cfg.train.gpus)
         net = build_net(cfg.model, contexts, ckpt, trained=True)
-    if not _multiscale(cfg):  # one canvas shape: plan the graph's memory once
-        net.hybridize(static_alloc=True, static_shape=True)
+        if not _multiscale(cfg):  # one canvas shape: plan the graph's memory once
+            net.hybridize(static_alloc=True, static_shape=True)
         ds = ICDInferDataset(cfg.data, todo, cfg.model.max_superpixels)
     bind_outputs(folder, record, overwrite)
     save_run_config(cfg, "infer")

@@ -29,21 +29,8 @@ _EPS = 1e-12
 
 
 def fh_segment(img_rgb, sigma=0.8, k=75.0, min_size=75):
-    """Felzenszwalb-Huttenlocher superpixels as the release computed them (:mod:`icd_mx.fh`).
-
-    Parameters
-    ----------
-    img_rgb : ndarray
-        HxWx3 uint8 RGB image.
-    sigma, k, min_size : float, float, int
-        FH parameters (the paper's ``sigma``, ``k`` and minimum component size).
-
-    Returns
-    -------
-    ndarray
-        HxW int32 superpixel ids 0..n-1, numbered by first appearance in raster order
-        (the release's numbering).
-    """
+    """FH superpixels of an HxWx3 uint8 RGB image as the release computed them: HxW int32 ids
+    numbered by first appearance (:func:`icd_mx.fh.fh_segment`; docs/method.md, "Superpixels")."""
     from . import fh
 
     return fh.fh_segment(img_rgb, sigma, k, min_size)

@@ -20,6 +20,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "_pybuf.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cmath>
@@ -158,15 +160,6 @@ int segment(const unsigned char *rgb, int height, int width, float sigma, float 
         labels[p] = id;
     }
     return n_ids;
-}
-
-bool check_buffer(const Py_buffer &buf, Py_ssize_t items, Py_ssize_t itemsize, const char *what) {
-    if (!PyBuffer_IsContiguous(&buf, 'C') || buf.len != items * itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: expected a C-contiguous buffer of %zd items of %zd bytes",
-                     what, items, itemsize);
-        return false;
-    }
-    return true;
 }
 
 PyObject *py_segment(PyObject *, PyObject *args) {

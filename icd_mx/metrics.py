@@ -19,6 +19,11 @@ import numpy as np
 
 from .scores import EPS, normalise_scores
 
+try:  # the one-pass counts in C++ (icd_mx/_counts.cpp, built by `pip install -e .`)
+    from . import _counts
+except ImportError:  # pragma: no cover - without a C++ compiler: the numpy path, the same counts
+    _counts = None
+
 NUM = 21
 SWEEP_T = (0.0, 0.1, 0.3, 0.5)
 
@@ -118,19 +123,16 @@ class ThresholdSweep:
         self.labelled = {t: 0 for t in self.thresholds}
         self.valid = 0
 
-    def update(self, scores, labels, gt, normalise=True):
-        """One image: resized scores ``(n, h, w)``, present classes, ground truth ``(h, w)``
-        (labels 0..20; 255 and other values ignored).
+    def histogram(self, scores, labels, gt):
+        """One image's counts: ``(len(thresholds) + 1, 22, 21)`` int64, ``[level, min(gt, 21),
+        seed label]``, and its valid pixels (ground truth < 21); ``scores`` normalised.
 
-        Every threshold's seed is :func:`icd_mx.seeds.threshold_seed`'s, all from one
-        histogram: per pixel the best normalised score and its class (the first on ties),
-        and its level, the number of thresholds below ``|best|``: the pixel is labelled
-        (its class where best > 0, background where best < 0) at exactly the thresholds
-        below its level. With ``normalise=False`` the scores are already
-        :func:`normalise_scores`'s.
+        Every threshold's seed is :func:`icd_mx.scores.threshold_seed`'s: per pixel the best
+        normalised score and its class (the first on ties), and its level, the number of
+        thresholds below ``|best|``: the pixel is labelled (its class where best > 0,
+        background where best < 0) at exactly the thresholds below its level.
         """
-        s = normalise_scores(scores) if normalise else np.asarray(scores)
-        gt = np.asarray(gt)
+        s, gt = np.asarray(scores), np.asarray(gt)
         best, arg = _best_class(s)
         classes = (np.asarray(labels, np.int64) + 1).astype(np.uint16)
         index = classes[arg] if arg is not None else np.full(best.shape, classes[0], np.uint16)
@@ -143,13 +145,23 @@ class ThresholdSweep:
         level *= width
         index += level
         index += np.minimum(gt, NUM).astype(np.uint16) * NUM  # not a label: row NUM, which no count reads
-        hist = np.bincount(index.ravel(), minlength=(n_t + 1) * width).reshape(n_t + 1, NUM + 1, NUM)[:, :NUM]
-        above = np.cumsum(hist[::-1], axis=0)[::-1]  # above[L]: pixels of level >= L
+        hist = np.bincount(index.ravel(), minlength=(n_t + 1) * width).reshape(n_t + 1, NUM + 1, NUM)
+        return hist, int(np.count_nonzero(gt < NUM))
+
+    def add(self, hist, valid):
+        """Add :meth:`histogram` counts (of one image or summed over several) and valid pixels."""
+        above = np.cumsum(np.asarray(hist)[::-1, :NUM], axis=0)[::-1]  # above[L]: pixels of level >= L
         for i, t in enumerate(self._order):
             conf = above[i + 1]
             self.ious[t].conf += conf
             self.labelled[t] += int(conf.sum())
-        self.valid += int(np.count_nonzero(gt < NUM))
+        self.valid += int(valid)
+
+    def update(self, scores, labels, gt, normalise=True):
+        """One image: resized scores ``(n, h, w)``, present classes, ground truth ``(h, w)``
+        (labels 0..20; 255 and other values ignored). With ``normalise=False`` the scores
+        are already :func:`normalise_scores`'s."""
+        self.add(*self.histogram(normalise_scores(scores) if normalise else scores, labels, gt))
 
     def merge(self, other):
         """Add another instance's counts (same thresholds)."""
@@ -215,25 +227,33 @@ def binned_ap(pos_counts, neg_counts):
     lower end 0 when T is 0) and the binned value (T + p_b) / (T + F + p_b + n_b) too,
     so the error is at most ``sum_b p_b / P * (upper_b - lower_b)``.
 
+    ``(bins,)`` counts give two floats; ``(classes, bins)`` counts give two ``(classes,)``
+    arrays, one value per row (all rows at once).
+
     Returns
     -------
-    (float, float)
+    (float, float) or (ndarray, ndarray)
         AP and the error bound (nan, nan without positives).
     """
-    p = np.asarray(pos_counts, np.float64)[::-1]
-    n = np.asarray(neg_counts, np.float64)[::-1]
-    total = p.sum()
-    if total == 0:
-        return float("nan"), float("nan")
-    tp_prev = np.cumsum(p) - p
-    fp_prev = np.cumsum(n) - n
-    keep = p > 0
-    prec = (tp_prev + p) / np.maximum(tp_prev + fp_prev + p + n, 1)
-    ap = np.sum((p / total * prec)[keep])
-    upper = (tp_prev + p) / np.maximum(tp_prev + fp_prev + p, 1)
-    lower = tp_prev / np.maximum(tp_prev + fp_prev + n, 1)
-    bound = np.sum((p / total * (upper - lower))[keep])
-    return float(ap), float(bound)
+    p = np.asarray(pos_counts, np.float64)[..., ::-1]
+    n = np.asarray(neg_counts, np.float64)[..., ::-1]
+    total = p.sum(axis=-1, keepdims=True)
+    tp_prev = np.cumsum(p, axis=-1) - p  # true / false positives above each bin
+    fp_prev = np.cumsum(n, axis=-1) - n
+    keep = p > 0  # only the bins with positives count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = p / total
+        prec = weight * ((tp_prev + p) / np.maximum(tp_prev + fp_prev + p + n, 1))
+        spread = weight * ((tp_prev + p) / np.maximum(tp_prev + fp_prev + p, 1)
+                           - tp_prev / np.maximum(tp_prev + fp_prev + n, 1))
+    rows = keep.reshape(-1, keep.shape[-1])
+    # summed over the kept bins row by row: the same additions, in the same order, for one row or many
+    ap = np.array([np.sum(v[k]) if k.any() else np.nan for v, k in zip(prec.reshape(rows.shape), rows)])
+    bound = np.array([np.sum(v[k]) if k.any() else np.nan for v, k in zip(spread.reshape(rows.shape), rows)])
+    ap, bound = ap.reshape(keep.shape[:-1]), bound.reshape(keep.shape[:-1])
+    if ap.ndim == 0:
+        return float(ap), float(bound)
+    return ap, bound
 
 
 class PixelAP:
@@ -256,6 +276,9 @@ class PixelAP:
             raise ValueError(f"mode {mode!r}")
         self.bins, self.mode, self.k = bins, mode, num_classes
         self._code_type = np.int32 if 3 * bins < 2 ** 31 else np.int64
+        # numpy 1.23 multiplies a float32 array by the Python int ``bins`` in float32 when bins fits
+        # in 16 bits and in float64 above (value-based casting): the C++ counts do the same
+        self.wide = np.result_type(np.float32, bins) == np.float64
         self.reset()
 
     def reset(self):
@@ -329,9 +352,9 @@ class PixelAP:
 
     def get(self):
         """``{"ap": [20 per class, %], "map": %, "error_bound": % (binned)}``."""
-        aps, bounds = [], []
-        for c in range(self.k):
-            if self.mode == "exact":
+        if self.mode == "exact":
+            aps, bounds = [], []
+            for c in range(self.k):
                 if self.values[c]:
                     v = np.concatenate([x for x, _ in self.values[c]])
                     p = np.concatenate([y for _, y in self.values[c]])
@@ -339,10 +362,8 @@ class PixelAP:
                 else:
                     aps.append(float("nan"))
                 bounds.append(0.0)
-            else:
-                ap, b = binned_ap(self.pos[c], self.neg[c])
-                aps.append(ap)
-                bounds.append(b)
+        else:
+            aps, bounds = binned_ap(self.pos, self.neg)  # every class at once
         aps = np.array(aps)
         seen = ~np.isnan(aps)
         return {"ap": [None if np.isnan(a) else 100 * a for a in aps],
@@ -377,25 +398,47 @@ class _SeedCounts:
 
 
 class _ScoreCounts:
-    """One chunk of images' sweep and histograms for every score kind: each image's
-    mask, labels and size are read once for all kinds."""
+    """One share of images' sweep and histograms for every score kind: each image's
+    mask, labels and size are read once for all kinds. With the C++ extension
+    (``icd_mx._counts``, built by ``pip install -e .``) one pass per score map adds the
+    sweep histogram and the AP bins; without it, the numpy path (the same counts)."""
 
-    def __init__(self, layout, score_dirs, size, bins, thresholds):
+    def __init__(self, layout, score_dirs, size, bins, thresholds, fast=True):
         self.layout, self.score_dirs, self.size = layout, dict(score_dirs), size
         self.sweep = {k: ThresholdSweep(thresholds) for k in self.score_dirs}
         self.ap = {k: PixelAP(bins=bins) for k in self.score_dirs}
+        self.fast = fast and _counts is not None
 
     def __call__(self, ids):
         from .scores import load_scores
 
+        if self.fast:
+            hist = {k: np.zeros((len(sw.thresholds) + 1, NUM + 1, NUM), np.int64) for k, sw in self.sweep.items()}
+            valid = dict.fromkeys(self.score_dirs, 0)
         for id_ in ids:
             labels, gt = _read_truth(self.layout, id_)
             for kind, folder in self.score_dirs.items():
                 scores = load_scores(f"{folder}/{id_}.npy", len(labels), gt.shape[0], gt.shape[1], self.size)
-                s = normalised(scores)
-                self.sweep[kind].update(s, labels, gt, normalise=False)
-                self.ap[kind].update(s, labels, gt, normalise=False)
+                if self.fast:
+                    valid[kind] += self._add(kind, scores, labels, gt, hist[kind])
+                else:
+                    s = normalised(scores)
+                    self.sweep[kind].update(s, labels, gt, normalise=False)
+                    self.ap[kind].update(s, labels, gt, normalise=False)
+        if self.fast:  # the sweep's counts are sums: one fold for the share
+            for kind in self.score_dirs:
+                self.sweep[kind].add(hist[kind], valid[kind])
         return self
+
+    def _add(self, kind, scores, labels, gt, hist):
+        """:meth:`ThresholdSweep.histogram` and :meth:`PixelAP.update` of raw scores in one
+        C++ pass (icd_mx/_counts.cpp); returns the valid pixels."""
+        ap, sweep = self.ap[kind], self.sweep[kind]
+        ap._flush()
+        scores = np.ascontiguousarray(scores, np.float32)
+        return _counts.score_counts(scores, np.ascontiguousarray(labels, np.int64),
+                                    np.ascontiguousarray(gt, np.uint8), sweep._sorted, hist, ap._pos, ap._neg,
+                                    scores.shape[0], gt.size, ap.bins, ap.k, ap.wide)
 
     def merge(self, other):
         for kind in self.score_dirs:
@@ -406,38 +449,51 @@ class _ScoreCounts:
 _WORKER = []
 
 
-def _init_worker(make):
-    _WORKER[:] = [make]  # inherited through fork, never pickled
+def _init_worker(make, ids, workers, done):
+    _WORKER[:] = [make, ids, workers, done]  # inherited through fork, never pickled
 
 
-def _count_chunk(ids):
-    return _WORKER[0]()(ids)  # fresh counters per chunk
+def _count_share(k):
+    """Worker ``k``'s share, every ``workers``-th image from the k-th, into one counter
+    that travels back once."""
+    make, ids, workers, done = _WORKER
+    counts = make()
+    for id_ in ids[k::workers]:
+        counts([id_])
+        with done.get_lock():
+            done.value += 1
+    return counts
 
 
 def _count(make, ids, workers, progress, desc):
-    """``make()(chunk)`` over chunks of ``ids``, merged in the order of the ids; in
-    ``workers`` processes (fork) when more than one. Counts are integers, so the sum
-    is the same whatever the chunking."""
+    """``make()(ids)``, in ``workers`` forked processes when more than one: worker k counts
+    every ``workers``-th image from the k-th into one counter and returns it once, and
+    the parent adds them. Counts are integers, so the sum is the same whatever the split."""
     from tqdm import tqdm
 
     ids = list(ids)
-    workers = max(1, min(int(workers or 1), len(ids) // 16))  # a process for fewer images costs more than it saves
-    size = max(1, -(-len(ids) // (2 * workers)))  # few chunks: a chunk returns up to 2 x 20 x bins counts per kind
-    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    workers = max(1, min(int(workers or 1), len(ids) // 8))  # a process for fewer images costs more than it saves
     total = make()
     bar = tqdm(total=len(ids), desc=desc, disable=not progress)
-    if workers > 1:
-        import multiprocessing as mp
+    try:
+        if workers > 1:
+            import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(make,)) as pool:
-            for chunk, part in zip(chunks, pool.imap(_count_chunk, chunks)):
-                total.merge(part)
-                bar.update(len(chunk))
-    else:
-        for chunk in chunks:
-            total(chunk)
-            bar.update(len(chunk))
-    bar.close()
+            ctx = mp.get_context("fork")
+            done = ctx.Value("q", 0)
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(make, ids, workers, done)) as pool:
+                shares = pool.map_async(_count_share, range(workers), chunksize=1)
+                while not shares.ready():
+                    shares.wait(0.25)
+                    bar.update(done.value - bar.n)
+                for part in shares.get():  # re-raises a worker's InputError
+                    total.merge(part)
+        else:
+            for id_ in ids:
+                total([id_])
+                bar.update(1)
+    finally:
+        bar.close()
     return total
 
 

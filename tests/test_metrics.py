@@ -168,6 +168,66 @@ def test_one_pass_sweep_and_histograms_equal_the_plain_ones():
         metrics.ThresholdSweep((-0.1,))
 
 
+needs_counts = pytest.mark.skipif(metrics._counts is None, reason="icd_mx._counts not built (pip install -e .)")
+
+
+@needs_counts
+@pytest.mark.parametrize("bins", [1000, 100000])
+def test_cpp_counts_equal_the_reference_sweep_and_histograms(bins):
+    """icd_mx/_counts.cpp on raw scores: the plain sweep (threshold_seed per threshold) and
+    the plain per-class bincounts, count for count (ties, zeros, values at the thresholds
+    and at bin edges, flat maps, 1-3 classes, several images summed)."""
+    rng = np.random.default_rng(11)
+    images = awkward_images(rng, 9)
+    s = rng.standard_normal((3, 40, 50)).astype(np.float32)  # values on bin edges after normalising
+    s[0, 0, :8] = np.array([-1, -0.5, 0, 0.25, 0.5, 0.99999, 1, -0.0]) * s[0].max()
+    images.append((s, [2, 7, 19], rng.choice([0, 3, 8, 20, 255, 21], (40, 50)).astype(np.uint8)))
+    thresholds = metrics.ThresholdSweep().thresholds
+    sweep = metrics.ThresholdSweep()
+    pos, neg = np.zeros((20, bins), np.int64), np.zeros((20, bins), np.int64)
+    hist = np.zeros((len(thresholds) + 1, 22, 21), np.int64)
+    valid = 0
+    for s, labels, gt in images:
+        s = np.ascontiguousarray(s)
+        valid += metrics._counts.score_counts(s, np.array(labels, np.int64), np.ascontiguousarray(gt), sweep._sorted,
+                                              hist, pos, neg, s.shape[0], gt.size, bins, 20,
+                                              metrics.PixelAP(bins=bins).wide)
+    sweep.add(hist, valid)
+    conf, labelled, ref_valid = reference_sweep(thresholds, images)
+    for t in thresholds:
+        np.testing.assert_array_equal(sweep.ious[t].conf, conf[t])
+        assert sweep.labelled[t] == labelled[t]
+    assert valid == ref_valid
+    ref_pos, ref_neg = reference_histograms(bins, images)
+    np.testing.assert_array_equal(pos, ref_pos)
+    np.testing.assert_array_equal(neg, ref_neg)
+
+
+@needs_counts
+def test_cpp_counts_refuse_bad_buffers():
+    s, gt = np.zeros((2, 4, 5), np.float32), np.zeros((4, 5), np.uint8)
+    hist, pos, neg = np.zeros((5, 22, 21), np.int64), np.zeros((20, 10), np.int64), np.zeros((20, 10), np.int64)
+    t = np.array([0, .1, .3, .5], np.float32)
+    with pytest.raises(ValueError, match="class index"):
+        metrics._counts.score_counts(s, np.array([0, 20], np.int64), gt, t, hist, pos, neg, 2, 20, 10, 20, False)
+    with pytest.raises(ValueError, match="gt"):
+        metrics._counts.score_counts(s, np.array([0, 1], np.int64), gt[:3], t, hist, pos, neg, 2, 20, 10, 20, False)
+    with pytest.raises(ValueError, match="hist"):
+        metrics._counts.score_counts(s, np.array([0, 1], np.int64), gt, t, hist[:4], pos, neg, 2, 20, 10, 20, False)
+
+
+def test_binned_ap_of_many_rows_is_each_rows():
+    rng = np.random.default_rng(12)
+    pos, neg = rng.integers(0, 5, (6, 300)), rng.integers(0, 9, (6, 300))
+    pos[2] = 0  # no positives: nan
+    pos[3, ::2] = 0
+    ap, bound = metrics.binned_ap(pos, neg)
+    for r in range(6):
+        one = metrics.binned_ap(pos[r], neg[r])
+        np.testing.assert_array_equal([ap[r], bound[r]], one)  # bit for bit, nan where no positives
+    assert np.isnan(ap[2]) and not np.isnan(ap).sum() > 1
+
+
 def test_histograms_are_the_same_whatever_the_flushes_and_pickling():
     import pickle
 
@@ -220,6 +280,13 @@ def test_all_kinds_in_one_pass_and_in_workers_equal_one_kind_at_a_time(tmp_path)
     alone = {k: metrics.evaluate_scores(layout, ids, d, size=65, bins=2000) for k, d in dirs.items()}
     assert metrics.evaluate_score_kinds(layout, ids, dirs, size=65, bins=2000) == alone
     assert metrics.evaluate_score_kinds(layout, ids, dirs, size=65, bins=2000, workers=2) == alone
+    numpy_path = metrics._count(lambda: metrics._ScoreCounts(layout, dirs, 65, 2000, metrics.SWEEP_T, fast=False),
+                                ids, 1, False, "")
+    fast_path = metrics._count(lambda: metrics._ScoreCounts(layout, dirs, 65, 2000, metrics.SWEEP_T), ids, 2, False, "")
+    for k in dirs:  # the C++ counts (when built) and the numpy ones
+        np.testing.assert_array_equal(fast_path.ap[k].pos, numpy_path.ap[k].pos)
+        np.testing.assert_array_equal(fast_path.ap[k].neg, numpy_path.ap[k].neg)
+        assert fast_path.sweep[k].get() == numpy_path.sweep[k].get()
     # and the plain computation of the same sweep
     from icd_mx.data import voc
     from icd_mx.scores import load_scores

@@ -17,7 +17,7 @@ FLAVOUR = $(shell cat $(VENV)/.flavour 2>/dev/null || \
 .PHONY: install install-gpu doctor test test-fast lint demo train symbols bench clean
 
 # (re)install the recorded build when a requirements file changed
-$(VENV)/.installed: requirements.txt requirements-base.txt requirements-gpu.txt setup.py icd_mx/_fh.cpp tools/install_venv.sh
+$(VENV)/.installed: requirements.txt requirements-base.txt requirements-gpu.txt setup.py icd_mx/_fh.cpp icd_mx/_counts.cpp icd_mx/_pybuf.h tools/install_venv.sh
 	@sh tools/install_venv.sh $(FLAVOUR) $(VENV) $(PYTHON)
 
 install:

@@ -37,56 +37,131 @@ struct Counts {
     int64_t *pos, *neg;     // (n_classes, bins)
 };
 
+// The largest and the smallest value of a map, in eight lanes that the compiler vectorises (a
+// maximum is the same in any order: the inputs are finite, icd_mx.scores refuses anything else).
+__attribute__((noinline)) void extremes(const float *__restrict m, Py_ssize_t pixels, float *hi_out, float *lo_out) {
+    float hi[8], lo[8];
+    for (int j = 0; j < 8; ++j) hi[j] = lo[j] = m[0];
+    Py_ssize_t p = 0;
+    for (; p + 8 <= pixels; p += 8) {
+        for (int j = 0; j < 8; ++j) {
+            hi[j] = hi[j] < m[p + j] ? m[p + j] : hi[j];
+            lo[j] = m[p + j] < lo[j] ? m[p + j] : lo[j];
+        }
+    }
+    for (; p < pixels; ++p) {
+        hi[0] = hi[0] < m[p] ? m[p] : hi[0];
+        lo[0] = m[p] < lo[0] ? m[p] : lo[0];
+    }
+    for (int j = 1; j < 8; ++j) {
+        hi[0] = hi[0] < hi[j] ? hi[j] : hi[0];
+        lo[0] = lo[j] < lo[0] ? lo[j] : lo[0];
+    }
+    *hi_out = hi[0];
+    *lo_out = lo[0];
+}
+
+// One map: its normalised scores v, the running best over the maps so far (the first map
+// holding the maximum wins: only a strictly larger v replaces it) and each pixel's bin. Written
+// without branches (the label through a mask) so that the compiler vectorises it.
+template <bool kFirst, bool kWide>
+__attribute__((noinline)) void normalise(const float *__restrict m, Py_ssize_t pixels, float top, float bottom, int32_t mine, int bins,
+               float *__restrict b, int32_t *__restrict l, int32_t *__restrict k) {
+    const double scale = bins;
+    const float scale32 = static_cast<float>(bins);
+    const int32_t last = bins - 1;
+    for (Py_ssize_t p = 0; p < pixels; ++p) {
+        const float x = m[p];
+        const float v = x / (x > 0 ? top : bottom);
+        if (kFirst) {
+            b[p] = v;
+            l[p] = mine;
+        } else {
+            const float o = b[p];
+            const int32_t better = -static_cast<int32_t>(v > o);
+            b[p] = v > o ? v : o;
+            l[p] = (mine & better) | (l[p] & ~better);
+        }
+        const float half = (v + 1.0F) * 0.5F;
+        const int32_t bin = kWide ? static_cast<int32_t>(static_cast<double>(half) * scale)
+                                  : static_cast<int32_t>(half * scale32);
+        k[p] = bin < 0 ? 0 : (bin > last ? last : bin);
+    }
+}
+
+// The sweep's counts of one image: each pixel's level, the number of thresholds below |best|
+// (thresholds outer, pixels inner: vectorised), its cell [level][min(gt, 21)][label or 0], then
+// the histogram; returns the valid pixels. ``k`` is scratch; ``l`` holds the labels on entry.
+__attribute__((noinline)) int64_t sweep(const float *__restrict b, int32_t *__restrict l, int32_t *__restrict k,
+                                        const uint8_t *__restrict gt, Py_ssize_t pixels,
+                                        const float *__restrict thresholds, int n_t, int64_t *__restrict hist) {
+    for (Py_ssize_t p = 0; p < pixels; ++p) k[p] = 0;
+    for (int t = 0; t < n_t; ++t) {
+        const float th = thresholds[t];
+        for (Py_ssize_t p = 0; p < pixels; ++p) k[p] += (b[p] < 0 ? -b[p] : b[p]) > th;
+    }
+    const int32_t width = (kLabels + 1) * kLabels;
+    int64_t valid = 0;
+    for (Py_ssize_t p = 0; p < pixels; ++p) {
+        const int32_t g = gt[p];
+        valid += g < kLabels;
+        l[p] = k[p] * width + (g < kLabels ? g : kLabels) * kLabels + (b[p] > 0 ? l[p] : 0);
+    }
+    // neighbouring pixels mostly share a cell: four interleaved copies of the histogram, so that
+    // an addition does not wait for the one before it (int32: fewer than 2**31 pixels a map)
+    const Py_ssize_t cells = static_cast<Py_ssize_t>(n_t + 1) * width;
+    std::vector<int32_t> copies(4 * cells);
+    int32_t *__restrict h0 = copies.data(), *__restrict h1 = h0 + cells, *__restrict h2 = h1 + cells,
+                        *__restrict h3 = h2 + cells;
+    Py_ssize_t p = 0;
+    for (; p + 4 <= pixels; p += 4) {
+        h0[l[p]] += 1;
+        h1[l[p + 1]] += 1;
+        h2[l[p + 2]] += 1;
+        h3[l[p + 3]] += 1;
+    }
+    for (; p < pixels; ++p) h0[l[p]] += 1;
+    for (Py_ssize_t i = 0; i < cells; ++i) hist[i] += static_cast<int64_t>(h0[i]) + h1[i] + h2[i] + h3[i];
+    return valid;
+}
+
 int64_t count(const Counts &a) {
-    // locals and __restrict: the stores into the counts cannot alias the inputs, so nothing is reloaded
-    const float *__restrict scores = a.scores;
+    // Vectorised passes (extremes, normalise, the levels) each followed by a scalar pass that only
+    // adds counts: the scatter has no division or branchy search in its way. Locals and __restrict:
+    // the stores cannot alias the inputs.
     const uint8_t *__restrict gt = a.gt;
     int64_t *__restrict hist = a.hist;
     const Py_ssize_t pixels = a.pixels;
     const int bins = a.bins, n_t = a.n_t;
-    const double scale = bins;
-    const float scale32 = static_cast<float>(bins);
-    const bool wide = a.wide;
     std::vector<float> best(pixels);
-    std::vector<int> label(pixels);  // the class + 1 of the best map so far
+    std::vector<int32_t> label(pixels);  // the class + 1 of the best map so far; later the histogram index
+    std::vector<int32_t> code(pixels);   // the bin of each pixel; later its level
+    float *__restrict b = best.data();
+    int32_t *__restrict l = label.data();
+    int32_t *__restrict k = code.data();
     for (int ch = 0; ch < a.n; ++ch) {
-        const float *__restrict m = scores + ch * pixels;
-        float hi = m[0], lo = m[0];
-        for (Py_ssize_t p = 1; p < pixels; ++p) {
-            hi = std::max(hi, m[p]);
-            lo = std::min(lo, m[p]);
-        }
+        const float *m = a.scores + ch * pixels;
+        float hi, lo;
+        extremes(m, pixels, &hi, &lo);
         const float top = std::max(hi, 1e-5F), bottom = std::max(-lo, 1e-5F);
         const int c = static_cast<int>(a.classes[ch]);
-        int64_t *const tables[2] = {a.neg + static_cast<Py_ssize_t>(c) * bins,
-                                    a.pos + static_cast<Py_ssize_t>(c) * bins};
-        float *__restrict b = best.data();
-        int *__restrict l = label.data();
-        for (Py_ssize_t p = 0; p < pixels; ++p) {  // branch-free: ground truth and scores are data
-            const float x = m[p];
-            const float v = x / (x > 0 ? top : bottom);
-            const bool better = ch == 0 || v > b[p];  // the first map holding the maximum wins
-            b[p] = better ? v : b[p];
-            l[p] = better ? c + 1 : l[p];
+        const int32_t mine = c + 1;
+        if (ch == 0) {
+            if (a.wide) normalise<true, true>(m, pixels, top, bottom, mine, bins, b, l, k);
+            else normalise<true, false>(m, pixels, top, bottom, mine, bins, b, l, k);
+        } else {
+            if (a.wide) normalise<false, true>(m, pixels, top, bottom, mine, bins, b, l, k);
+            else normalise<false, false>(m, pixels, top, bottom, mine, bins, b, l, k);
+        }
+        int64_t *__restrict neg = a.neg + static_cast<Py_ssize_t>(c) * bins;
+        int64_t *__restrict pos = a.pos + static_cast<Py_ssize_t>(c) * bins;
+        for (Py_ssize_t p = 0; p < pixels; ++p) {
             const int g = gt[p];
-            const float half = (v + 1.0F) * 0.5F;
-            int bin = wide ? static_cast<int>(static_cast<double>(half) * scale) : static_cast<int>(half * scale32);
-            bin = std::min(std::max(bin, 0), bins - 1);
-            tables[g == c + 1][bin] += g < kLabels;  // not a label (255): adds 0
+            if (g >= kLabels) continue;  // not a label (255)
+            (g == mine ? pos : neg)[k[p]] += 1;
         }
     }
-    const int width = (kLabels + 1) * kLabels;
-    int64_t valid = 0;
-    for (Py_ssize_t p = 0; p < pixels; ++p) {
-        const int g = gt[p];
-        valid += g < kLabels;
-        const float v = best[p];
-        const float magnitude = v < 0 ? -v : v;
-        int level = 0;
-        while (level < n_t && magnitude > a.thresholds[level]) ++level;
-        hist[level * width + std::min(g, kLabels) * kLabels + (v > 0 ? label[p] : 0)] += 1;
-    }
-    return valid;
+    return sweep(b, l, k, gt, pixels, a.thresholds, n_t, hist);
 }
 
 PyObject *py_score_counts(PyObject *, PyObject *args) {
@@ -100,6 +175,8 @@ PyObject *py_score_counts(PyObject *, PyObject *args) {
     const Py_ssize_t n_t = thresholds.len / static_cast<Py_ssize_t>(sizeof(float));
     if (n < 1 || pixels < 1 || bins < 1 || n_classes < 1) {
         PyErr_SetString(PyExc_ValueError, "score_counts: n, pixels, bins and classes must be >= 1");
+    } else if (pixels > INT32_MAX || bins > INT32_MAX / 2) {  // int32 counts and indices inside
+        PyErr_SetString(PyExc_ValueError, "score_counts: a map of 2**31 pixels or more, or too many bins");
     } else if (check_buffer(scores, n * pixels, sizeof(float), "scores") &&
                check_buffer(classes, n, sizeof(int64_t), "classes") && check_buffer(gt, pixels, 1, "gt") &&
                check_buffer(thresholds, n_t, sizeof(float), "thresholds") &&
@@ -127,14 +204,75 @@ PyObject *py_score_counts(PyObject *, PyObject *args) {
     return result;
 }
 
+// The terms of binned_ap (icd_mx.metrics) of each row of counts, in its order: per bin with
+// positives, from the highest bin down, with T / F the true / false positives above the bin, P the
+// row's positives, w = p / P:
+//   prec = w * ((T + p) / max(T + F + p + n, 1)),
+//   spread = w * ((T + p) / max(T + F + p, 1) - T / max(T + F + n, 1)).
+// The sums are integers, exact in double (far below 2**53), so only the divisions, the
+// subtraction and the products round, in numpy's order: the same doubles as its array
+// expressions. ``kept[r]`` receives the number of terms of row r; the terms of all rows are
+// packed one after another.
+void ap_terms(const int64_t *__restrict pos, const int64_t *__restrict neg, Py_ssize_t rows, Py_ssize_t bins,
+              double *__restrict prec, double *__restrict spread, int64_t *__restrict kept) {
+    Py_ssize_t out = 0;
+    for (Py_ssize_t r = 0; r < rows; ++r) {
+        const int64_t *p = pos + r * bins, *n = neg + r * bins;
+        int64_t total = 0;
+        for (Py_ssize_t b = 0; b < bins; ++b) total += p[b];
+        const double all = static_cast<double>(total);
+        int64_t tp = 0, fp = 0;
+        const Py_ssize_t first = out;
+        for (Py_ssize_t b = bins - 1; b >= 0; --b) {
+            if (p[b] > 0) {
+                const double t = static_cast<double>(tp), f = static_cast<double>(fp);
+                const double pb = static_cast<double>(p[b]), nb = static_cast<double>(n[b]);
+                const double w = pb / all;
+                prec[out] = w * ((t + pb) / std::max(t + f + pb + nb, 1.0));
+                spread[out] = w * ((t + pb) / std::max(t + f + pb, 1.0) - t / std::max(t + f + nb, 1.0));
+                ++out;
+            }
+            tp += p[b];
+            fp += n[b];
+        }
+        kept[r] = out - first;
+    }
+}
+
+PyObject *py_ap_terms(PyObject *, PyObject *args) {
+    Py_buffer pos, neg, prec, spread, kept;
+    Py_ssize_t rows, bins;
+    if (!PyArg_ParseTuple(args, "y*y*w*w*w*nn", &pos, &neg, &prec, &spread, &kept, &rows, &bins)) return nullptr;
+    PyObject *result = nullptr;
+    if (rows < 1 || bins < 1) {
+        PyErr_SetString(PyExc_ValueError, "ap_terms: rows and bins must be >= 1");
+    } else if (check_buffer(pos, rows * bins, sizeof(int64_t), "pos") &&
+               check_buffer(neg, rows * bins, sizeof(int64_t), "neg") &&
+               check_buffer(prec, rows * bins, sizeof(double), "prec") &&
+               check_buffer(spread, rows * bins, sizeof(double), "spread") &&
+               check_buffer(kept, rows, sizeof(int64_t), "kept")) {
+        Py_BEGIN_ALLOW_THREADS
+        ap_terms(static_cast<const int64_t *>(pos.buf), static_cast<const int64_t *>(neg.buf), rows, bins,
+                 static_cast<double *>(prec.buf), static_cast<double *>(spread.buf), static_cast<int64_t *>(kept.buf));
+        Py_END_ALLOW_THREADS
+        Py_INCREF(Py_None);
+        result = Py_None;
+    }
+    for (Py_buffer *b : {&pos, &neg, &prec, &spread, &kept}) PyBuffer_Release(b);
+    return result;
+}
+
 PyMethodDef methods[] = {
     {"score_counts", py_score_counts, METH_VARARGS,
      "score_counts(scores_f32, classes_i64, gt_u8, thresholds_f32, hist_i64, pos_i64, neg_i64, n, pixels, bins, "
      "n_classes, wide) -> valid pixels: the sweep histogram and the pixel-AP bins of one raw score map, added in place"},
+    {"ap_terms", py_ap_terms, METH_VARARGS,
+     "ap_terms(pos_i64, neg_i64, prec_f64, spread_f64, kept_i64, rows, bins): binned_ap's terms of each row, "
+     "packed row after row into prec and spread; kept[r] the number of row r's"},
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyModuleDef module = {PyModuleDef_HEAD_INIT, "_counts", "Evaluation counts of score maps (C++).", -1, methods};
+PyModuleDef module = {PyModuleDef_HEAD_INIT, "_counts", "Evaluation counts of score maps and the terms of their binned AP (C++).", -1, methods};
 
 }  // namespace
 

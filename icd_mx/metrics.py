@@ -218,7 +218,7 @@ def average_precision(scores, positives):
     return float(np.sum(recall_steps * tp / cnt))
 
 
-def binned_ap(pos_counts, neg_counts):
+def binned_ap(pos_counts, neg_counts, fast=True):
     """AP from per-bin positive/negative counts (bins in increasing score order), and an
     upper bound on ``|AP_binned - AP_exact|`` for any ordering inside the bins.
 
@@ -228,29 +228,39 @@ def binned_ap(pos_counts, neg_counts):
     so the error is at most ``sum_b p_b / P * (upper_b - lower_b)``.
 
     ``(bins,)`` counts give two floats; ``(classes, bins)`` counts give two ``(classes,)``
-    arrays, one value per row (all rows at once).
+    arrays, one value per row (all rows at once). With the C++ extension (and ``fast``)
+    the terms come from one pass per row (icd_mx/_counts.cpp): the same doubles.
 
     Returns
     -------
     (float, float) or (ndarray, ndarray)
         AP and the error bound (nan, nan without positives).
     """
-    p = np.asarray(pos_counts, np.float64)[..., ::-1]
-    n = np.asarray(neg_counts, np.float64)[..., ::-1]
-    total = p.sum(axis=-1, keepdims=True)
-    tp_prev = np.cumsum(p, axis=-1) - p  # true / false positives above each bin
-    fp_prev = np.cumsum(n, axis=-1) - n
-    keep = p > 0  # only the bins with positives count
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weight = p / total
-        prec = weight * ((tp_prev + p) / np.maximum(tp_prev + fp_prev + p + n, 1))
-        spread = weight * ((tp_prev + p) / np.maximum(tp_prev + fp_prev + p, 1)
-                           - tp_prev / np.maximum(tp_prev + fp_prev + n, 1))
-    rows = keep.reshape(-1, keep.shape[-1])
+    p, n = np.asarray(pos_counts, np.int64), np.asarray(neg_counts, np.int64)
+    shape, bins = p.shape[:-1], p.shape[-1]
+    if _counts is not None and fast:  # the same terms in one C++ pass per row
+        p, n = np.ascontiguousarray(p.reshape(-1, bins)), np.ascontiguousarray(n.reshape(-1, bins))
+        prec, spread, kept = np.empty(p.size), np.empty(p.size), np.empty(len(p), np.int64)
+        _counts.ap_terms(p, n, prec, spread, kept, len(p), bins)
+    else:
+        p, n = p[..., ::-1].reshape(-1, bins), n[..., ::-1].reshape(-1, bins)  # from the highest bin down
+        # Integer sums, exact, and so equal to the same sums in float64 (every count and sum is far
+        # below 2**53); the rest only where a bin has positives, the only bins that count.
+        keep = p > 0
+        total = p.sum(axis=-1).astype(np.float64)[np.nonzero(keep)[0]]
+        tp_prev = (np.cumsum(p, axis=-1) - p)[keep].astype(np.float64)  # true / false positives above each bin
+        fp_prev = (np.cumsum(n, axis=-1) - n)[keep].astype(np.float64)
+        pk, nk = p[keep].astype(np.float64), n[keep].astype(np.float64)
+        weight = pk / total
+        prec = weight * ((tp_prev + pk) / np.maximum(tp_prev + fp_prev + pk + nk, 1))
+        spread = weight * ((tp_prev + pk) / np.maximum(tp_prev + fp_prev + pk, 1)
+                           - tp_prev / np.maximum(tp_prev + fp_prev + nk, 1))
+        kept = keep.sum(axis=-1)
     # summed over the kept bins row by row: the same additions, in the same order, for one row or many
-    ap = np.array([np.sum(v[k]) if k.any() else np.nan for v, k in zip(prec.reshape(rows.shape), rows)])
-    bound = np.array([np.sum(v[k]) if k.any() else np.nan for v, k in zip(spread.reshape(rows.shape), rows)])
-    ap, bound = ap.reshape(keep.shape[:-1]), bound.reshape(keep.shape[:-1])
+    ends = np.cumsum(kept)
+    starts = ends - kept
+    ap = np.array([np.sum(prec[a:b]) if b > a else np.nan for a, b in zip(starts, ends)]).reshape(shape)
+    bound = np.array([np.sum(spread[a:b]) if b > a else np.nan for a, b in zip(starts, ends)]).reshape(shape)
     if ap.ndim == 0:
         return float(ap), float(bound)
     return ap, bound
@@ -309,6 +319,8 @@ class PixelAP:
     def __getstate__(self):  # a worker's counts travel histogrammed: the classes seen, int32 if they fit
         self._flush()
         state = dict(self.__dict__)
+        if state["_pos"] is None:  # detached (:meth:`_ScoreCounts.detach`)
+            return state
         for key in ("_pos", "_neg"):
             rows = np.flatnonzero(state[key].any(axis=1))
             counts = state[key][rows]
@@ -319,6 +331,8 @@ class PixelAP:
 
     def __setstate__(self, state):
         for key in ("_pos", "_neg"):
+            if state[key] is None:
+                continue
             shape, rows, counts = state[key]
             state[key] = np.zeros(shape, np.int64)
             state[key][rows] = counts
@@ -344,9 +358,11 @@ class PixelAP:
             self._flush()
 
     def merge(self, other):
-        """Add another instance's counts (same bins and mode)."""
-        self._pos += other.pos
-        self._neg += other.neg
+        """Add another instance's counts (same bins and mode); a worker's that came without
+        its bins (:func:`_count` added them through shared memory) adds the rest."""
+        if other._pos is not None:
+            self._pos += other.pos
+            self._neg += other.neg
         for c, values in other.values.items():
             self.values[c].extend(values)
 
@@ -445,24 +461,51 @@ class _ScoreCounts:
             self.sweep[kind].merge(other.sweep[kind])
             self.ap[kind].merge(other.ap[kind])
 
+    def arrays(self):
+        """The large counts, flushed: every kind's AP bins (``2 x kinds`` arrays of 20 x
+        bins int64, 16 MB each at 100000 bins). Workers add them into shared memory
+        instead of sending them back (:func:`_count`)."""
+        return [a for ap in self.ap.values() for a in (ap.pos, ap.neg)]
+
+    def detach(self):
+        """Drop :meth:`arrays` (they were added elsewhere): what travels back is the rest."""
+        for ap in self.ap.values():
+            ap._pos = ap._neg = None
+
 
 _WORKER = []
 
 
-def _init_worker(make, ids, workers, done):
-    _WORKER[:] = [make, ids, workers, done]  # inherited through fork, never pickled
+def _init_worker(make, ids, workers, done, shared):
+    _WORKER[:] = [make, ids, workers, done, shared]  # inherited through fork, never pickled
 
 
 def _count_share(k):
     """Worker ``k``'s share, every ``workers``-th image from the k-th, into one counter
-    that travels back once."""
-    make, ids, workers, done = _WORKER
+    that travels back once; its large arrays, if it has any, are added into the shared
+    ones (under a lock) and do not travel."""
+    make, ids, workers, done, shared = _WORKER
     counts = make()
     for id_ in ids[k::workers]:
         counts([id_])
         with done.get_lock():
             done.value += 1
+    if shared is not None:
+        lock, totals = shared
+        with lock:
+            for total, mine in zip(totals, counts.arrays()):
+                total += mine
+        counts.detach()
     return counts
+
+
+def _shared_zeros(like):
+    """Zeros shaped and typed as ``like``, in anonymous shared memory that forked
+    processes write into (pages are allocated as they are touched)."""
+    import mmap
+
+    buf = mmap.mmap(-1, max(like.nbytes, 1))
+    return np.frombuffer(buf, like.dtype, like.size).reshape(like.shape)
 
 
 def _count(make, ids, workers, progress, desc):
@@ -481,13 +524,20 @@ def _count(make, ids, workers, progress, desc):
 
             ctx = mp.get_context("fork")
             done = ctx.Value("q", 0)
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(make, ids, workers, done)) as pool:
+            # large counts (the AP bins: 128 MB a worker at 4 kinds) are added into shared memory,
+            # not pickled through a pipe, which cost more than a second share saved
+            big = total.arrays() if hasattr(total, "arrays") else []
+            shared = (ctx.Lock(), [_shared_zeros(a) for a in big]) if big else None
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(make, ids, workers, done, shared)) as pool:
                 shares = pool.map_async(_count_share, range(workers), chunksize=1)
                 while not shares.ready():
                     shares.wait(0.25)
                     bar.update(done.value - bar.n)
                 for part in shares.get():  # re-raises a worker's InputError
                     total.merge(part)
+            if shared is not None:
+                for mine, theirs in zip(big, shared[1]):
+                    mine += theirs
         else:
             for id_ in ids:
                 total([id_])

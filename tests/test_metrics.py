@@ -228,6 +228,34 @@ def test_binned_ap_of_many_rows_is_each_rows():
     assert np.isnan(ap[2]) and not np.isnan(ap).sum() > 1
 
 
+def plain_binned_ap(pos, neg):
+    """binned_ap's formula bin by bin, from the highest bin down (the reference)."""
+    total, tp, fp, ap, bound = pos.sum(), 0, 0, [], []
+    for b in range(len(pos) - 1, -1, -1):
+        p, n = float(pos[b]), float(neg[b])
+        if p > 0:
+            w = p / total
+            ap.append(w * ((tp + p) / max(tp + fp + p + n, 1)))
+            bound.append(w * ((tp + p) / max(tp + fp + p, 1) - tp / max(tp + fp + n, 1)))
+        tp, fp = tp + p, fp + n
+    return (np.sum(ap), np.sum(bound)) if ap else (np.nan, np.nan)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_binned_ap_terms_equal_the_plain_formula(fast):
+    """binned_ap (the C++ terms when built, and numpy's) against the formula bin by bin: the
+    same doubles, so the same sums; rows without positives give nan."""
+    rng = np.random.default_rng(13)
+    pos, neg = rng.integers(0, 40, (5, 2000)), rng.integers(0, 400, (5, 2000))
+    pos[1] = 0
+    pos[2, :1500] = 0
+    neg[3] = 0
+    ap, bound = metrics.binned_ap(pos, neg, fast=fast)
+    for r in range(5):
+        np.testing.assert_array_equal([ap[r], bound[r]], plain_binned_ap(pos[r], neg[r]))
+    np.testing.assert_array_equal(metrics.binned_ap(pos[4], neg[4], fast=fast), plain_binned_ap(pos[4], neg[4]))
+
+
 def test_histograms_are_the_same_whatever_the_flushes_and_pickling():
     import pickle
 
@@ -283,7 +311,11 @@ def test_all_kinds_in_one_pass_and_in_workers_equal_one_kind_at_a_time(tmp_path)
     numpy_path = metrics._count(lambda: metrics._ScoreCounts(layout, dirs, 65, 2000, metrics.SWEEP_T, fast=False),
                                 ids, 1, False, "")
     fast_path = metrics._count(lambda: metrics._ScoreCounts(layout, dirs, 65, 2000, metrics.SWEEP_T), ids, 2, False, "")
-    for k in dirs:  # the C++ counts (when built) and the numpy ones
+    numpy_workers = metrics._count(lambda: metrics._ScoreCounts(layout, dirs, 65, 2000, metrics.SWEEP_T, fast=False),
+                                   ids, 2, False, "")
+    for k in dirs:  # the C++ counts (when built) and the numpy ones, in one process and in two
+        np.testing.assert_array_equal(numpy_workers.ap[k].pos, numpy_path.ap[k].pos)
+        np.testing.assert_array_equal(numpy_workers.ap[k].neg, numpy_path.ap[k].neg)
         np.testing.assert_array_equal(fast_path.ap[k].pos, numpy_path.ap[k].pos)
         np.testing.assert_array_equal(fast_path.ap[k].neg, numpy_path.ap[k].neg)
         assert fast_path.sweep[k].get() == numpy_path.sweep[k].get()

@@ -10,7 +10,7 @@ flavour=$1 venv=$2 python=$3
 # nothing to do when this build is recorded and no requirements file changed since
 if [ "$(cat "$venv/.flavour" 2>/dev/null)" = "$flavour" ] && [ -f "$venv/.installed" ]; then
     stale=no
-    for f in requirements.txt requirements-base.txt requirements-gpu.txt setup.py icd_mx/_fh.cpp tools/install_venv.sh; do
+    for f in requirements.txt requirements-base.txt requirements-gpu.txt setup.py icd_mx/_fh.cpp icd_mx/_counts.cpp icd_mx/_pybuf.h tools/install_venv.sh; do
         if [ "$f" -nt "$venv/.installed" ]; then stale=yes; fi
     done
     if [ "$stale" = no ]; then exit 0; fi

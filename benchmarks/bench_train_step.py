@@ -11,8 +11,8 @@ convolution multiply-adds over CAM-only's, about 1.19).
 ``--release PATH`` (a checkout of js-fan/ICD) also times the release's training graph,
 composed from its own modules by ``icd_mx.compat.compare`` and run by ``mx.mod.Module``
 on the same batch, interleaved with ours; both sides then run without Dropout, as that
-graph is composed. ``--split`` times the parts of one ICD step (stage 1 graph, sign-flip
-update, stage 2 graph, backward, SGD update; each followed by a wait, so the sum exceeds
+graph is composed. ``--split`` times the parts of one ICD step (stage 1 graph, BU graph,
+sign-flip update, stage 2 graph, backward, SGD update; each followed by a wait, so the sum exceeds
 a step). ``ops_per_step`` counts the imperative operator calls and cached-graph calls
 of one step (mx.profiler aggregate statistics at a small width: the count does not
 depend on it) with the metrics off and on. ``--rss`` runs each model alone in a child
@@ -171,12 +171,15 @@ def split_step(model):
 
     step = StepInfo(0, model.i, 1000, None, 1e-3, log=False)
     with autograd.record():
-        p = dict(zip(("logits", "loss_cam", "s_hat", "stats", "td_in"), stages[0](img, label)))
+        out = stages[0](img, label)
         lap("stage1_graph")
+        s_hat, stats, feat = stages[1](out[3], out[2], label)
+        p = {"loss_cam": out[1], "s_hat": s_hat, "stats": stats, "td_in": net._td_input(feat, out[-1])}
+        lap("bu_graph")
         sign = net._signs([p], step)[0]
         lap("signflip_update")
         w = mx.nd.full((1,), 1.0)
-        loss = stages[1](p["loss_cam"], p["s_hat"], sign, sp, label, p["td_in"], w)[0]
+        loss = stages[2](p["loss_cam"], p["s_hat"], sign, sp, label, p["td_in"], w)[0]
         lap("stage2_graph")
     autograd.backward([loss])
     lap("backward")

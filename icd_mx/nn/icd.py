@@ -4,11 +4,11 @@ docs/method.md "Network". Parameter names (under the block prefix) are the
 release's: ``conv1_1..conv5_3``, ``fc6/fc7/fc8``, ``feat_bn``, ``icd_bu_weight``,
 ``icd_accum_resign_moving_mean`` (the sign-flip state), ``fc6_ft/fc7_ft``, ``conv_ft``.
 
-Training: :meth:`ICDNet.forward_train` runs two graphs per context (docs/architecture.md,
-"Network"): stage 1 (backbone, CAM branch and loss, BN, BU score, the sign-flip
-statistics) and stage 2 (the sign applied, L_bu, the refinement, TD score and L_td, the
-total loss), hybridized with the network's flags; between them the one Python operator,
-the sign-flip update, is the step's only host sync. Inference and export: calling the
+Training: :meth:`ICDNet.forward_train` runs three graphs per context (docs/architecture.md,
+"Network"): stage 1 (backbone, CAM branch and loss), the BU stage (BN, BU score, the
+sign-flip statistics) and stage 2 (the sign applied, L_bu, the refinement, TD score and
+L_td, the total loss), hybridized with the network's flags; between the BU stage and
+stage 2 the one Python operator, the sign-flip update, is the step's only host sync. Inference and export: calling the
 block, ``net(img, sp, label) -> (cam, icd_bu, icd_bu_sp, icd_td)`` (``(cam,)`` in
 ``cam`` mode), native ops only.
 """
@@ -69,12 +69,13 @@ class _Unregistered:
 
 
 class TrainStage(nn.HybridBlock):
-    """One of the two graphs of the training step (:meth:`ICDNet.forward_train`).
+    """One of the graphs of the training step (:meth:`ICDNet.forward_train`).
 
-    ``stage`` 1 calls ``net._stage1(F, img, label)``, stage 2 ``net._stage2(F, ...)``.
-    The blocks whose parameters the stage reads are registered as its children (shared
-    with ``net``, which alone saves them); ``net`` itself is held outside Gluon's child
-    registry, so the stage is no part of the network's parameter tree.
+    ``stage`` names the method it runs: ``"_stage1"`` (``net._stage1(F, img, label)``),
+    ``"_stage_bu"`` or ``"_stage2"``. The blocks whose parameters the stage reads are
+    registered as its children (shared with ``net``, which alone saves them); ``net``
+    itself is held outside Gluon's child registry, so the stage is no part of the
+    network's parameter tree.
     """
 
     def __init__(self, net, stage, blocks, **kwargs):
@@ -85,8 +86,7 @@ class TrainStage(nn.HybridBlock):
             self.register_child(block, f"part{i}")
 
     def hybrid_forward(self, F, *args):
-        net = self._owner.items[0]
-        return net._stage1(F, *args) if self.stage == 1 else net._stage2(F, *args)
+        return getattr(self._owner.items[0], self.stage)(F, *args)
 
 
 class ICDNet(nn.HybridBlock):
@@ -232,17 +232,26 @@ class ICDNet(nn.HybridBlock):
         super().cast(dtype)
 
     def _train_stages(self):
-        """The two :class:`TrainStage` graphs (built once, hybridized like the network)."""
+        """The :class:`TrainStage` graphs, one (CAM) or three (ICD), built once and
+        hybridized like the network.
+
+        The BU stage is a graph of its own because of its BatchNorm: with a BatchNorm in
+        the backbone's graph, MXNet 1.9 allocated the backbone's largest buffers afresh at
+        every step (at 321x321 batch 4 about 1.2 GB of new pages a step: page faults, about
+        2 s of system time a step, and a higher peak memory); with the BatchNorm in its
+        own graph every large buffer stays in the graphs' static memory
+        (``benchmarks/bench_train_step.py``)."""
         if not self._stages.items:
             cam = [self.backbone, self.fc6, self.fc7, self.fc8]
             if not self.icd:
-                stages = (TrainStage(self, 1, cam, prefix="train1_"),)
+                stages = (TrainStage(self, "_stage1", cam, prefix="train1_"),)
             else:
                 s = self.cfg.td_structure
                 td = [] if s == "a" else [self.fc6, self.fc7] if s == "d" else [self.fc6_ft, self.fc7_ft]
                 td = ([self.td_bn] if self.cfg.bu_feature != "conv5" else []) + td + [self.conv_ft]
-                stages = (TrainStage(self, 1, cam + [self.feat_bn, self.icd_bu], prefix="train1_"),
-                          TrainStage(self, 2, td, prefix="train2_"))
+                stages = (TrainStage(self, "_stage1", cam, prefix="train1_"),
+                          TrainStage(self, "_stage_bu", [self.feat_bn, self.icd_bu], prefix="trainbu_"),
+                          TrainStage(self, "_stage2", td, prefix="train2_"))
             active, kwargs = self._hybrid_args
             for stage in stages:
                 stage.hybridize(active, **kwargs)
@@ -252,8 +261,8 @@ class ICDNet(nn.HybridBlock):
     def forward_train(self, ctx_batches, step, outputs=None):
         """One training forward over all contexts (call inside ``autograd.record()``).
 
-        Per context: stage 1's graph, then the sign-flip update over all contexts (the one
-        Python operator), then stage 2's graph (:class:`TrainStage`).
+        Per context: stage 1's graph and the BU stage's, then the sign-flip update over all
+        contexts (the one Python operator), then stage 2's graph (:class:`TrainStage`).
 
         Parameters
         ----------
@@ -280,7 +289,10 @@ class ICDNet(nn.HybridBlock):
         for img, sp, label in ctx_batches:
             out = stages[0](img, label)
             if self.icd:
-                p = dict(zip(("logits", "loss_cam", "s_hat", "stats", "td_in"), out))
+                logits, l_cam, cam, bu_in = out[:4]
+                s_hat, stats, feat = stages[1](bu_in, cam, label)
+                td_in = self._td_input(feat, out[-1])  # out[-1]: conv5
+                p = {"logits": logits, "loss_cam": l_cam, "s_hat": s_hat, "stats": stats, "td_in": td_in}
             else:
                 p = dict(zip(("logits", "loss_cam", "loss"), out))
             p["label"] = label
@@ -293,7 +305,7 @@ class ICDNet(nn.HybridBlock):
             w_td = td_warmup_weight(step.iteration, total)
             for p, sign, (img, sp, label) in zip(parts, signs, ctx_batches):
                 w = mx.nd.full((1,), w_td, ctx=img.context, dtype=p["s_hat"].dtype)
-                out = stages[1](p["loss_cam"], p["s_hat"], sign.as_in_context(img.context), sp, label, p["td_in"], w)
+                out = stages[2](p["loss_cam"], p["s_hat"], sign.as_in_context(img.context), sp, label, p["td_in"], w)
                 p.update(zip(("loss", "loss_bu", "loss_td", "icd_bu", "icd_td"), out), w_td=w_td)
         if outputs is not None:
             keys = ("logits", "icd_bu", "icd_td")
@@ -316,18 +328,25 @@ class ICDNet(nn.HybridBlock):
         return [sign] * len(parts)
 
     def _stage1(self, F, img, label):
-        """Stage 1 graph: ``(logits, loss_cam)`` and ``loss`` (CAM mode) or ``s_hat`` (the BU
-        score before the flip), the sign-flip statistics and the TD head's input (ICD)."""
+        """Stage 1 graph: ``(logits, loss_cam)`` and ``loss`` (CAM mode) or the CAM map and
+        the BU stage's input (ICD; and conv5, the TD head's input, when the BU feature is
+        not conv5)."""
         conv4, conv5, pool5 = self.backbone(img)
         fc6, cam = self._cam_branch(F, pool5)
         logits = F.mean(cam, axis=(2, 3))
         l_cam = cam_loss(F, logits, label)
         if not self.icd:
             return logits, l_cam, F.sum(l_cam)
-        feat = self.feat_bn(self._bu_input(F, conv4, conv5, fc6))
+        out = (logits, l_cam, cam, self._bu_input(F, conv4, conv5, fc6))
+        return out if self.cfg.bu_feature == "conv5" else out + (conv5,)
+
+    def _stage_bu(self, F, bu_in, cam, label):
+        """BU stage graph: ``(s_hat, stats, feat)``, the BU score before the flip, the
+        sign-flip statistics and the BN'd BU feature."""
+        feat = self.feat_bn(bu_in)
         s_hat = self.icd_bu(F.stop_gradient(feat))  # L_bu trains W only
         stats = signflip_stats(F, cam, s_hat, label)  # no gradient (stop_gradient inside)
-        return logits, l_cam, s_hat, stats, self._td_input(feat, conv5)
+        return s_hat, stats, feat
 
     def _stage2(self, F, l_cam, s_hat, sign, sp, label, td_in, w_td):
         """Stage 2 graph: ``(loss, loss_bu, loss_td, icd_bu, icd_td)``; ``loss`` is the

@@ -2,7 +2,9 @@
 
 Per shape (default 161x161 batch 2 and 321x321 batch 4, VGG16 width 1.0) the ICD and
 CAM-only nets take interleaved steps through the engine's own ``_train_step`` (forward,
-backward, SGD update; hybridized as ``train_icd.build_net`` does), so load from other
+backward, SGD update; hybridized as ``icd_mx.nn.build.build_net`` does for
+training: static_alloc, and static_shape as ``--static-shape``, default the
+``train.static_shape`` default 1), so load from other
 processes hits both alike. Prints JSON per shape: the median seconds per step, the
 ratio ICD / CAM-only (the ratio of the medians and the median of the per-iteration
 ratios) against the target 1.22, and the floor the extra convolutions set (ICD's
@@ -46,6 +48,8 @@ def parse(argv=None):
     p.add_argument("--release", default="", help="a checkout of js-fan/ICD: time its training graph too")
     p.add_argument("--split", action="store_true", help="time the parts of one ICD step")
     p.add_argument("--rss", action="store_true", help="peak memory of each model alone (child processes)")
+    p.add_argument("--static-shape", type=int, choices=(0, 1), default=1,
+                   help="train.static_shape: 1 (the default) or 0 (less memory, slower)")
     p.add_argument("--only", default="", help=argparse.SUPPRESS)  # child of --rss: one model, one shape
     return p.parse_args(argv)
 
@@ -78,7 +82,7 @@ def make_batch(size, batch, seed=0):
 class Ours:
     """One of our nets with the engine's trainer; ``step()`` is one ``_train_step``."""
 
-    def __init__(self, mode, width, dropout, batch, log_interval=10):
+    def __init__(self, mode, width, dropout, batch, log_interval=10, static_shape=True):
         import mxnet as mx
 
         from icd_mx.config import ModelConfig, TrainConfig
@@ -88,7 +92,7 @@ class Ours:
         mx.random.seed(0)
         self.net = net = ICDNet(ModelConfig(mode=mode, width=width, dropout=dropout))
         net.initialize()
-        net.hybridize(static_alloc=True, static_shape=True)
+        net.hybridize(static_alloc=True, static_shape=static_shape)  # as build_net with train.static_shape
         opt = TrainConfig(lr=1e-3, momentum=0.9, wd=5e-4, batch_size=int(batch[0].shape[0]))
         self.run = SimpleNamespace(contexts=[mx.cpu()], num_workers=1,
                                    trainer=make_trainer(net.collect_params(), opt),
@@ -171,10 +175,10 @@ def split_step(model):
 
     step = StepInfo(0, model.i, 1000, None, 1e-3, log=False)
     with autograd.record():
-        out = stages[0](img, label)
+        first = stages[0](img, label)
         lap("stage1_graph")
-        s_hat, stats, feat = stages[1](out[3], out[2], label)
-        p = {"loss_cam": out[1], "s_hat": s_hat, "stats": stats, "td_in": net._td_input(feat, out[-1])}
+        s_hat, stats, feat = stages[1](first[3], first[2], label)
+        p = {"loss_cam": first[1], "s_hat": s_hat, "stats": stats, "td_in": net._td_input(feat, first[-1])}
         lap("bu_graph")
         sign = net._signs([p], step)[0]
         lap("signflip_update")
@@ -214,7 +218,8 @@ def ops_per_step(mode, log):
 def child_rss(args, mode, shape):
     """Peak memory (MiB) of ``mode`` training alone at ``shape``, in a child process."""
     cmd = [sys.executable, os.path.abspath(__file__), "--only", mode, "--shapes", shape, "--width", str(args.width),
-           "--iters", "2", "--warmup", "1", "--dropout", str(args.dropout)]
+           "--iters", "2", "--warmup", "1", "--dropout", str(0.0 if args.release else args.dropout),
+           "--release", args.release, "--static-shape", str(args.static_shape)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out)["peak_rss_mib"]
 
@@ -226,7 +231,9 @@ def case(args, size, batch_size):
 
     batch = make_batch(size, batch_size)
     dropout = 0.0 if args.release else args.dropout
-    models = {"cam": Ours("cam", args.width, dropout, batch), "icd": Ours("icd", args.width, dropout, batch)}
+    ss = bool(args.static_shape)
+    models = {"cam": Ours("cam", args.width, dropout, batch, static_shape=ss),
+              "icd": Ours("icd", args.width, dropout, batch, static_shape=ss)}
     if args.release:
         models["release"] = Release(args.release, models["icd"], batch)
     times = {k: [] for k in models}
@@ -264,13 +271,22 @@ def main(argv=None):
         sys.exit("--release: the release's graph is full width only (--width 1.0)")
     if args.only:  # a --rss child: train one model alone
         batch = make_batch(*shapes[0])
-        model = Ours(args.only, args.width, args.dropout, batch)
+        if args.only == "release":  # the release's graph on our seeded parameters, ours dropped
+            import gc
+
+            ours = Ours("icd", args.width, 0.0, batch)  # its parameters only
+            model = Release(args.release, ours, batch)
+            del ours
+            gc.collect()
+        else:
+            model = Ours(args.only, args.width, args.dropout, batch, static_shape=bool(args.static_shape))
         for _ in range(args.warmup + args.iters):
             timed(model)
         print(json.dumps({"peak_rss_mib": round(peak_rss_mib(), 1)}))
         return
     load = [round(v, 2) for v in os.getloadavg()]
     result = {"benchmark": "train_step", "width": args.width, "threads": int(os.environ["OMP_NUM_THREADS"]),
+              "static_shape": bool(args.static_shape),
               "iters": args.iters, "load_avg_before": load,
               "ops_per_step": {f"{mode}_{'log' if log else 'nolog'}": ops_per_step(mode, log)
                                for mode in ("cam", "icd") for log in (False, True)},
@@ -281,6 +297,10 @@ def main(argv=None):
             rss = {mode: child_rss(args, mode, shape) for mode in ("cam", "icd")}
             c.update(cam_peak_rss_mib=rss["cam"], icd_peak_rss_mib=rss["icd"],
                      icd_over_cam_rss=round(rss["icd"] / rss["cam"], 4))
+            if args.release:
+                rss["release"] = child_rss(args, "release", shape)
+                c.update(release_peak_rss_mib=rss["release"],
+                         icd_over_release_rss=round(rss["icd"] / rss["release"], 4))
     result["load_avg_after"] = [round(v, 2) for v in os.getloadavg()]
     print(json.dumps(result, indent=2))
 

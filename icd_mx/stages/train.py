@@ -29,7 +29,7 @@ class ICDTask:
         self.cfg = cfg
         # fails on an empty list
         self.dataset = ICDTrainDataset(cfg.data, cfg.data.train_list, cfg.model.max_superpixels)
-        self.net = build_net(cfg.model, contexts, cfg.model.init)
+        self.net = build_net(cfg.model, contexts, cfg.model.init, static_shape=cfg.train.static_shape)
         self.net.td_warmup_iters = td_warmup_iters(cfg.model.td_warmup_epochs, len(self.dataset),
                                                    cfg.train.batch_size)
         self.preview_ids = self._pick_previews(preview_count)

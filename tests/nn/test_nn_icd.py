@@ -201,13 +201,15 @@ def test_training_step_gradient_matches_finite_differences(monkeypatch):
 
 @pytest.mark.parametrize("sync,contexts", [("global", 1), ("per_device", 2)])
 def test_hybridized_training_graphs_equal_the_imperative_step(sync, contexts):
-    """The two training graphs (TrainStage, static_alloc/static_shape) give the imperative
-    step's losses, outputs, gradients, sign-flip state and BN statistics, step after step;
+    """The three training graphs (TrainStage, static_alloc/static_shape) give the imperative
+    step's losses, outputs, gradients, sign-flip state and BN statistics, step after step,
+    also when a batch has another size (an epoch's last: the graphs are re-planned);
     metrics only when ``step.log``."""
     ctxs = [mx.cpu(i) for i in range(contexts)]
     img, sp, y = batch(4)
     k = 4 // contexts
     split = [tuple(a[i * k:(i + 1) * k].as_in_context(c) for a in (img, sp, y)) for i, c in enumerate(ctxs)]
+    smaller = [tuple(a[:k // 2] for a in part) for part in split]
     runs = []
     for hybrid in (False, True):
         mx.random.seed(7)
@@ -220,7 +222,7 @@ def test_hybridized_training_graphs_equal_the_imperative_step(sync, contexts):
             outputs = []
             s = SimpleNamespace(epoch=0, iteration=it, iters_per_epoch=2, reduce=None, log=it == 2)
             with autograd.record():
-                losses, m = net.forward_train(split, s, outputs)
+                losses, m = net.forward_train(smaller if it == 1 else split, s, outputs)
             autograd.backward(losses)
             assert bool(m) == (it == 2)
             params = {k[len(net.prefix):]: p for k, p in net.collect_params().items()}
@@ -263,3 +265,24 @@ def test_multiscale_and_flip_inference():
     multi = infer_multiscale(net, img, sp, y, scales=(0.5, 1.0, 1.5), flip=True)
     assert all(v.shape == one[k].shape for k, v in multi.items()) and set(multi) == set(one)
     assert all(np.isfinite(v.asnumpy()).all() for v in multi.values())
+
+
+@pytest.mark.parametrize("static_shape", [False, True])
+def test_build_net_hybridizes_the_training_graphs_as_train_static_shape_says(static_shape):
+    """``train.static_shape`` reaches every graph of the training step (the ICD task passes
+    it to build_net): static_alloc always, static_shape as configured."""
+    from icd_mx.config import TrainConfig
+    from icd_mx.nn.build import build_net
+
+    assert TrainConfig().static_shape is True  # the default: the fastest step
+    net = build_net(ModelConfig(width=W, max_superpixels=8), [mx.cpu()], static_shape=static_shape)
+    img, sp, y = batch(2)
+    s = SimpleNamespace(epoch=0, iteration=0, iters_per_epoch=2, reduce=None, log=False)
+    with autograd.record():
+        losses, _ = net.forward_train([(img, sp, y)], s)
+    autograd.backward(losses)
+    stages = net._train_stages()
+    assert len(stages) == 3
+    for stage in (net,) + tuple(stages):
+        flags = dict(stage._flags)
+        assert flags.get("static_alloc") is True and bool(flags.get("static_shape")) is static_shape

@@ -65,8 +65,9 @@ __attribute__((noinline)) void extremes(const float *__restrict m, Py_ssize_t pi
 // holding the maximum wins: only a strictly larger v replaces it) and each pixel's bin. Written
 // without branches (the label through a mask) so that the compiler vectorises it.
 template <bool kFirst, bool kWide>
-__attribute__((noinline)) void normalise(const float *__restrict m, Py_ssize_t pixels, float top, float bottom, int32_t mine, int bins,
-               float *__restrict b, int32_t *__restrict l, int32_t *__restrict k) {
+__attribute__((noinline)) void normalise(const float *__restrict m, Py_ssize_t pixels, float top, float bottom,
+                                         int32_t mine, int bins, float *__restrict b, int32_t *__restrict l,
+                                         int32_t *__restrict k) {
     const double scale = bins;
     const float scale32 = static_cast<float>(bins);
     const int32_t last = bins - 1;
@@ -272,7 +273,8 @@ PyMethodDef methods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
-PyModuleDef module = {PyModuleDef_HEAD_INIT, "_counts", "Evaluation counts of score maps and the terms of their binned AP (C++).", -1, methods};
+PyModuleDef module = {PyModuleDef_HEAD_INIT, "_counts",
+                      "Evaluation counts of score maps and the terms of their binned AP (C++).", -1, methods};
 
 }  // namespace
 

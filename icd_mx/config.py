@@ -127,6 +127,7 @@ class PretrainConfig(TrainConfig):
     optimizer: Optimizer = "adam"
     log_interval: int = ranged(20, POS)
     render_workers: int = ranged(2, NONNEG)
+    static_shape: bool = False          # as train.static_shape, for the part classifier (off: as measured)
 
 
 @dataclass

@@ -8,8 +8,8 @@ Training: :meth:`ICDNet.forward_train` runs three graphs per context (docs/archi
 "Network"): stage 1 (backbone, CAM branch and loss), the BU stage (BN, BU score, the
 sign-flip statistics) and stage 2 (the sign applied, L_bu, the refinement, TD score and
 L_td, the total loss), hybridized with the network's flags; between the BU stage and
-stage 2 the one Python operator, the sign-flip update, is the step's only host sync. Inference and export: calling the
-block, ``net(img, sp, label) -> (cam, icd_bu, icd_bu_sp, icd_td)`` (``(cam,)`` in
+stage 2 the one Python operator, the sign-flip update, is the step's only host sync.
+Inference and export: calling the block, ``net(img, sp, label) -> (cam, icd_bu, icd_bu_sp, icd_td)`` (``(cam,)`` in
 ``cam`` mode), native ops only.
 """
 import mxnet as mx

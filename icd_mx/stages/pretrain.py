@@ -101,7 +101,7 @@ class PretrainTask:
         self.images, self.labels = load_or_render_pool(run_dir, self.p)
         self.net = PartClassifier(len(part_names(self.p.classes)), width=cfg.model.width)
         init_from_scratch(self.net, contexts, dirac=cfg.model.scratch_dirac)
-        self.net.hybridize(static_alloc=True)
+        self.net.hybridize(static_alloc=True, static_shape=self.p.static_shape)
         self.run_dir = run_dir
 
     def train_loader(self, epoch, batch_size, shard=(0, 1)):

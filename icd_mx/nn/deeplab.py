@@ -23,7 +23,7 @@ from mxnet import init
 from mxnet.gluon import HybridBlock, nn
 
 from ..errors import InputError
-from .vgg import DilatedVGG16, scaled
+from .vgg import DilatedVGG16, relu, scaled
 
 NUM_SEG_CLASSES = 21
 RESNET101_LAYERS = (3, 4, 23, 3)
@@ -61,10 +61,10 @@ class LargeFOVHead(HybridBlock):
             self.drop7 = nn.Dropout(dropout) if dropout > 0 else None
 
     def hybrid_forward(self, F, x):
-        x = F.relu(self.fc6(x))
+        x = relu(F, self.fc6(x))
         if self.drop6 is not None:
             x = self.drop6(x)
-        x = F.relu(self.fc7(x))
+        x = relu(F, self.fc7(x))
         if self.drop7 is not None:
             x = self.drop7(x)
         return self.fc8(x)
@@ -113,11 +113,11 @@ class Bottleneck(HybridBlock):
                 self.down_bn = _bn(channels, frozen_bn)
 
     def hybrid_forward(self, F, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
+        out = relu(F, self.bn1(self.conv1(x)))
+        out = relu(F, self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         shortcut = self.down_bn(self.down_conv(x)) if self.down_conv is not None else x
-        return F.relu(out + shortcut)
+        return relu(F, out + shortcut)
 
 
 class DilatedResNet(HybridBlock):
@@ -162,7 +162,7 @@ class DilatedResNet(HybridBlock):
 
     def hybrid_forward(self, F, x, mean, std):
         x = F.broadcast_div(F.broadcast_sub(x, mean), std)
-        x = F.relu(self.stem_bn(self.stem_conv(x)))
+        x = relu(F, self.stem_bn(self.stem_conv(x)))
         x = F.Pooling(x, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max")
         for i in range(self.num_stages):
             x = getattr(self, f"layer{i + 1}")(x)

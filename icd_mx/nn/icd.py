@@ -19,7 +19,7 @@ from mxnet.gluon import nn
 from .losses import bu_loss, cam_loss, td_loss, td_warmup_weight
 from .refine import refine
 from .signflip import sign_from_state, signflip_stats, signflip_update, signflip_update_per_device
-from .vgg import DilatedVGG16, scaled
+from .vgg import DilatedVGG16, relu, scaled
 
 NUM_CLASSES = 20
 NEW_LAYER_INIT = mx.init.Normal(0.01)  # docs/method.md "Optimisation": new layers N(0, 0.01)
@@ -170,8 +170,8 @@ class ICDNet(nn.HybridBlock):
 
     # ---- shared pieces (F = mx.nd or mx.sym) -----------------------------
     def _cam_branch(self, F, pool5):
-        fc6 = F.relu(self.fc6(pool5))
-        fc7 = F.relu(self.fc7(self.drop6(fc6)))
+        fc6 = relu(F, self.fc6(pool5))
+        fc7 = relu(F, self.fc7(self.drop6(fc6)))
         return fc6, self.fc8(self.drop7(fc7))
 
     def _bu_input(self, F, conv4, conv5, fc6):
@@ -191,8 +191,8 @@ class ICDNet(nn.HybridBlock):
         if s == "a":
             return self.conv_ft(x)
         l6, l7 = (self.fc6, self.fc7) if s == "d" else (self.fc6_ft, self.fc7_ft)
-        f6 = F.relu(l6(x))
-        f7 = F.relu(l7(f6))
+        f6 = relu(F, l6(x))
+        f7 = relu(F, l7(f6))
         return self.conv_ft(f7 if s == "b" else F.concat(x, f6, f7, dim=1))
 
     # ---- inference / export graph ---------------------------------------

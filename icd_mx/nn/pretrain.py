@@ -10,7 +10,7 @@ CAM branch, so its detectors are local).
 from mxnet.gluon import nn
 
 from .icd import named_conv
-from .vgg import DilatedVGG16, scaled
+from .vgg import DilatedVGG16, relu, scaled
 
 
 class PartClassifier(nn.HybridBlock):
@@ -37,5 +37,5 @@ class PartClassifier(nn.HybridBlock):
 
     def hybrid_forward(self, F, x):
         _, _, pool5 = self.backbone(x)
-        feat = F.relu(self.fc7(F.relu(self.fc6(pool5))))
+        feat = relu(F, self.fc7(relu(F, self.fc6(pool5))))
         return F.mean(self.part_cls(feat), axis=(2, 3))

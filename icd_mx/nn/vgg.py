@@ -14,6 +14,14 @@ VGG16_BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
 PIXEL_MEAN = 127.0  # docs/method.md "Data conventions": one scalar, no std scaling
 
 
+def relu(F, x):
+    """ReLU as ``Activation(act_type="relu")``, the release's operator: MXNet's CPU build
+    runs it in oneDNN on the convolution's own memory layout, where the plain ``relu``
+    operator first copies each map into the default layout (about 1.5x the training
+    memory and a slower step; docs/architecture.md, "Network"). Same values."""
+    return F.Activation(x, act_type="relu")
+
+
 def scaled(channels, width):
     """Channel count ``channels`` scaled by the width multiplier (at least 1)."""
     return max(1, int(round(channels * width)))
@@ -64,7 +72,7 @@ class DilatedVGG16(nn.HybridBlock):
         conv4 = None
         for b, n, _ in VGG16_BLOCKS:
             for i in range(1, n + 1):
-                x = F.relu(getattr(self, f"conv{b}_{i}")(x))
+                x = relu(F, getattr(self, f"conv{b}_{i}")(x))
             if b <= 3:
                 x = F.Pooling(x, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max")
             elif b == 4:

@@ -22,6 +22,21 @@ def test_memberships_are_bilinear_align_corners_and_sum_to_one():
     np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_memberships_equal_one_hot_transpose_resize_bit_for_bit():
+    """The channel-first comparison gives the exact floats of one_hot + transpose + resize
+    (the earlier formulation), ids >= K included, at the training and inference sizes,
+    imperative and hybridized."""
+    for (hh, ww), (h, w) in (((161, 161), (21, 21)), ((45, 61), (6, 8)), ((50, 37), (50, 37))):
+        sp = mx.nd.array(rng.randint(0, 12, (2, hh, ww)))
+        like = mx.nd.zeros((2, 20, h, w))
+        onehot = mx.nd.transpose(mx.nd.one_hot(sp, depth=10), axes=(0, 3, 1, 2))
+        want = mx.nd.contrib.BilinearResize2D(onehot, like=like, mode="like", align_corners=True).asnumpy()
+        assert np.array_equal(memberships(mx.nd, sp, like, 10).asnumpy(), want)
+        sym = memberships(mx.sym, mx.sym.var("sp"), mx.sym.var("like"), 10)
+        got = sym.bind(mx.cpu(), {"sp": sp, "like": like}).forward()[0].asnumpy()
+        assert np.array_equal(got, want)
+
+
 def test_refine_matches_reference():
     s = rng.randn(2, 20, 6, 7).astype(np.float32)
     s[0, 4] = np.abs(s[0, 4])  # a class with only positive scores

@@ -18,7 +18,9 @@ sign-flip update, stage 2 graph, backward, SGD update; each followed by a wait, 
 a step). ``ops_per_step`` counts the imperative operator calls and cached-graph calls
 of one step (mx.profiler aggregate statistics at a small width: the count does not
 depend on it) with the metrics off and on. ``--rss`` runs each model alone in a child
-process and reports its peak resident memory (VmHWM).
+process and reports its peak resident memory (VmHWM), the ratio ICD / CAM-only against the
+target 1.05 and a floor: CAM-only's peak plus what any ICD step must add to it (the extra
+parameters' value, gradient and momentum, and the TD branch's saved activations).
 
     python benchmarks/bench_train_step.py
     python benchmarks/bench_train_step.py --shapes 161x2 --iters 6 --release /tmp/ICD --split
@@ -49,7 +51,7 @@ def parse(argv=None):
     p.add_argument("--split", action="store_true", help="time the parts of one ICD step")
     p.add_argument("--rss", action="store_true", help="peak memory of each model alone (child processes)")
     p.add_argument("--static-shape", type=int, choices=(0, 1), default=1,
-                   help="train.static_shape: 1 (the default) or 0 (less memory, slower)")
+                   help="train.static_shape: 1 (the default) or 0 (as fast, more memory)")
     p.add_argument("--only", default="", help=argparse.SUPPRESS)  # child of --rss: one model, one shape
     return p.parse_args(argv)
 
@@ -154,6 +156,29 @@ def conv_macs(model_cfg, size, batch):
             k = [int(v) for v in node["attrs"]["kernel"].strip("()").split(",")]
             total += n * h * w * c_out * c_in * k[0] * k[1]
     return total
+
+
+def rss_floor_extra_mib(width, size, batch):
+    """A lower bound (MiB) on the memory an ICD step needs beyond the CAM-only step's: the
+    extra parameters' value, gradient and momentum (float32), and the activations the TD
+    branch's backward must keep (the inputs of fc6_ft, fc7_ft and conv_ft: the BN'd conv5,
+    fc6_ft and fc7_ft after ReLU, at stride 8). The default model (TD structure c)."""
+    import mxnet as mx
+
+    from icd_mx.config import ModelConfig
+    from icd_mx.nn import ICDNet
+
+    counts = {}
+    for mode in ("cam", "icd"):
+        net = ICDNet(ModelConfig(mode=mode, width=width))
+        net.initialize(ctx=mx.cpu())
+        counts[mode] = sum(p.data().size for p in net.collect_params().values() if p.grad_req != "null")
+    ch = net.ch
+    h = size
+    for _ in range(3):  # pool1-3: 3x3, stride 2, pad 1
+        h = (h - 1) // 2 + 1
+    saved = batch * h * h * (ch["conv5"] + ch["fc6"] + ch["fc7"])
+    return (3 * (counts["icd"] - counts["cam"]) + saved) * 4 / 2.0 ** 20
 
 
 def split_step(model):
@@ -295,8 +320,10 @@ def main(argv=None):
         for (size, batch), c in zip(shapes, result["cases"]):
             shape = f"{size}x{batch}"
             rss = {mode: child_rss(args, mode, shape) for mode in ("cam", "icd")}
+            floor = rss_floor_extra_mib(args.width, size, batch)
             c.update(cam_peak_rss_mib=rss["cam"], icd_peak_rss_mib=rss["icd"],
-                     icd_over_cam_rss=round(rss["icd"] / rss["cam"], 4))
+                     icd_over_cam_rss=round(rss["icd"] / rss["cam"], 4), target_icd_over_cam_rss=1.05,
+                     floor_icd_over_cam_rss=round((rss["cam"] + floor) / rss["cam"], 4))
             if args.release:
                 rss["release"] = child_rss(args, "release", shape)
                 c.update(release_peak_rss_mib=rss["release"],

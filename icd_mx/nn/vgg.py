@@ -17,8 +17,8 @@ PIXEL_MEAN = 127.0  # docs/method.md "Data conventions": one scalar, no std scal
 def relu(F, x):
     """ReLU as ``Activation(act_type="relu")``, the release's operator: MXNet's CPU build
     runs it in oneDNN on the convolution's own memory layout, where the plain ``relu``
-    operator first copies each map into the default layout (about 1.5x the training
-    memory and a slower step; docs/architecture.md, "Network"). Same values."""
+    operator first copies each map into the default layout (more than twice the peak
+    training memory; docs/architecture.md, "Network"). Same values."""
     return F.Activation(x, act_type="relu")
 
 

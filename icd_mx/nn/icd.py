@@ -17,7 +17,7 @@ from mxnet import autograd
 from mxnet.gluon import nn
 
 from .losses import bu_loss, cam_loss, td_loss, td_warmup_weight
-from .refine import refine
+from .refine import refine, sampling_step
 from .signflip import sign_from_state, signflip_stats, signflip_update, signflip_update_per_device
 from .vgg import DilatedVGG16, relu, scaled
 
@@ -72,21 +72,23 @@ class TrainStage(nn.HybridBlock):
     """One of the graphs of the training step (:meth:`ICDNet.forward_train`).
 
     ``stage`` names the method it runs: ``"_stage1"`` (``net._stage1(F, img, label)``),
-    ``"_stage_bu"`` or ``"_stage2"``. The blocks whose parameters the stage reads are
+    ``"_stage_bu"`` or ``"_stage2"``, with the keyword arguments ``options`` (fixed for
+    the graph). The blocks whose parameters the stage reads are
     registered as its children (shared with ``net``, which alone saves them); ``net``
     itself is held outside Gluon's child registry, so the stage is no part of the
     network's parameter tree.
     """
 
-    def __init__(self, net, stage, blocks, **kwargs):
+    def __init__(self, net, stage, blocks, options=None, **kwargs):
         super().__init__(**kwargs)
         self._owner = _Unregistered(net)
         self.stage = stage
+        self.options = dict(options or {})
         for i, block in enumerate(blocks):
             self.register_child(block, f"part{i}")
 
     def hybrid_forward(self, F, *args):
-        return getattr(self._owner.items[0], self.stage)(F, *args)
+        return getattr(self._owner.items[0], self.stage)(F, *args, **self.options)
 
 
 class ICDNet(nn.HybridBlock):
@@ -108,6 +110,7 @@ class ICDNet(nn.HybridBlock):
         self.td_warmup_iters = None
         self._release_kv = None  # signflip_sync=per_device: the release's average, zero at start
         self._stages = _Unregistered()  # the TrainStage graphs, built at the first forward_train
+        self._sampled = _Unregistered({})  # sampling step -> stage 2 graph with sampled memberships
         self._hybrid_args = (False, {})
         w = cfg.width
         with self.name_scope():
@@ -224,11 +227,12 @@ class ICDNet(nn.HybridBlock):
         """Hybridize the inference graph and the two training graphs with the same flags."""
         super().hybridize(active, **kwargs)
         self._hybrid_args = (active, dict(kwargs))
-        for stage in self._stages.items:
+        for stage in self._stages.items + tuple(self._sampled.items[0].values()):
             stage.hybridize(active, **kwargs)
 
     def cast(self, dtype):
         self._stages = _Unregistered()  # rebuilt for the new type at the next step
+        self._sampled = _Unregistered({})
         super().cast(dtype)
 
     def _train_stages(self):
@@ -246,17 +250,39 @@ class ICDNet(nn.HybridBlock):
             if not self.icd:
                 stages = (TrainStage(self, "_stage1", cam, prefix="train1_"),)
             else:
-                s = self.cfg.td_structure
-                td = [] if s == "a" else [self.fc6, self.fc7] if s == "d" else [self.fc6_ft, self.fc7_ft]
-                td = ([self.td_bn] if self.cfg.bu_feature != "conv5" else []) + td + [self.conv_ft]
                 stages = (TrainStage(self, "_stage1", cam, prefix="train1_"),
                           TrainStage(self, "_stage_bu", [self.feat_bn, self.icd_bu], prefix="trainbu_"),
-                          TrainStage(self, "_stage2", td, prefix="train2_"))
+                          TrainStage(self, "_stage2", self._td_blocks(), prefix="train2_"))
             active, kwargs = self._hybrid_args
             for stage in stages:
                 stage.hybridize(active, **kwargs)
             self._stages = _Unregistered(*stages)
         return self._stages.items
+
+    def _td_blocks(self):
+        """The blocks whose parameters stage 2 reads (the TD head's)."""
+        s = self.cfg.td_structure
+        td = [] if s == "a" else [self.fc6, self.fc7] if s == "d" else [self.fc6_ft, self.fc7_ft]
+        return ([self.td_bn] if self.cfg.bu_feature != "conv5" else []) + td + [self.conv_ft]
+
+    def _stage2_graph(self, sp, s_hat):
+        """Stage 2's graph for these sizes: where the resize of the superpixel one-hot maps to
+        the score's size samples whole pixels (``refine.sampling_step``: training crops of
+        8k + 1 pixels, such as 321), a graph that samples the ids and builds no
+        full-resolution one-hot (the same floats; 107 MB less at 321x321 batch 4); else
+        the general one."""
+        step = sampling_step(sp.shape[1:], s_hat.shape[2:])
+        general = self._train_stages()[2]
+        if step is None:
+            return general
+        sampled = self._sampled.items[0]
+        if step not in sampled:
+            stage = TrainStage(self, "_stage2", self._td_blocks(), options={"sp_step": step},
+                               prefix=f"train2s{step[0]}x{step[1]}_")
+            active, kwargs = self._hybrid_args
+            stage.hybridize(active, **kwargs)
+            sampled[step] = stage
+        return sampled[step]
 
     def forward_train(self, ctx_batches, step, outputs=None):
         """One training forward over all contexts (call inside ``autograd.record()``).
@@ -305,7 +331,8 @@ class ICDNet(nn.HybridBlock):
             w_td = td_warmup_weight(step.iteration, total)
             for p, sign, (img, sp, label) in zip(parts, signs, ctx_batches):
                 w = mx.nd.full((1,), w_td, ctx=img.context, dtype=p["s_hat"].dtype)
-                out = stages[2](p["loss_cam"], p["s_hat"], sign.as_in_context(img.context), sp, label, p["td_in"], w)
+                stage2 = self._stage2_graph(sp, p["s_hat"])
+                out = stage2(p["loss_cam"], p["s_hat"], sign.as_in_context(img.context), sp, label, p["td_in"], w)
                 p.update(zip(("loss", "loss_bu", "loss_td", "icd_bu", "icd_td"), out), w_td=w_td)
         if outputs is not None:
             keys = ("logits", "icd_bu", "icd_td")
@@ -348,13 +375,14 @@ class ICDNet(nn.HybridBlock):
         stats = signflip_stats(F, cam, s_hat, label)  # no gradient (stop_gradient inside)
         return s_hat, stats, feat
 
-    def _stage2(self, F, l_cam, s_hat, sign, sp, label, td_in, w_td):
+    def _stage2(self, F, l_cam, s_hat, sign, sp, label, td_in, w_td, sp_step=None):
         """Stage 2 graph: ``(loss, loss_bu, loss_td, icd_bu, icd_td)``; ``loss`` is the
-        context's sum of L_cam + L_bu + w_td * L_td (``w_td`` a (1,) array)."""
+        context's sum of L_cam + L_bu + w_td * L_td (``w_td`` a (1,) array); ``sp_step``
+        see :meth:`_stage2_graph`."""
         cfg = self.cfg
         l_bu = bu_loss(F, s_hat, label, cfg.grad_scale, cfg.bu_loss, sign)
         s_bu = F.broadcast_mul(F.stop_gradient(s_hat), F.reshape(sign, (1, -1, 1, 1)))
-        s_sp = refine(F, s_bu, label, sp, cfg.max_superpixels, NUM_CLASSES)  # no gradient
+        s_sp = refine(F, s_bu, label, sp, cfg.max_superpixels, NUM_CLASSES, sp_step)  # no gradient
         s_td = self._td_score(F, td_in)
         l_td = td_loss(F, s_td, s_sp, label, cfg.td_threshold)
         loss = F.sum(l_cam) + F.sum(l_bu) + F.broadcast_mul(w_td, F.sum(l_td))

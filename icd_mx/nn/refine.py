@@ -24,22 +24,44 @@ fixed K equal to the release's ``max id + 1``.
 EPS = 1e-5
 
 
-def memberships(F, sp, like, num_superpixels):
+def sampling_step(full, low):
+    """``(sy, sx)`` when the align-corners resize from ``full`` (H, W) to ``low`` (h, w)
+    samples whole pixels, i.e. (H - 1) = sy (h - 1) and (W - 1) = sx (w - 1) with integer
+    steps (321 -> 41 and 161 -> 21 at stride 8); else ``None``."""
+    steps = []
+    for big, small in zip(full, low):
+        if small < 2 or (big - 1) % (small - 1):
+            return None
+        steps.append((big - 1) // (small - 1))
+    return tuple(steps)
+
+
+def memberships(F, sp, like, num_superpixels, step=None):
     """Soft memberships (N, K, h, w) of superpixel ids ``sp`` (N, H, W) at ``like``'s size.
 
     The one-hot maps are built channel-first by one comparison with the ids 0..K-1 (ids
     >= K match none), the same 0/1 values as ``one_hot`` + ``transpose`` without the
-    second full-resolution copy (at 321x321 batch 4 and K = 65, 107 MB each)."""
+    second full-resolution copy (at 321x321 batch 4 and K = 65, 107 MB each).
+
+    ``step`` (:func:`sampling_step` of the two sizes): the resize's bilinear weights are
+    then exactly 1 and 0, so the ids are sampled every ``step`` pixels before the
+    comparison, giving the same floats without a full-resolution one-hot at all."""
+    sp = F.cast(sp, "float32")
+    if step is not None:
+        sp = F.slice(sp, begin=(None, None, None), end=(None, None, None), step=(1,) + tuple(step))
     ids = F.reshape(F.arange(0, num_superpixels, dtype="float32"), (1, -1, 1, 1))
-    onehot = F.broadcast_equal(F.expand_dims(F.cast(sp, "float32"), axis=1), ids)  # (N, K, H, W)
+    onehot = F.broadcast_equal(F.expand_dims(sp, axis=1), ids)  # (N, K, H, W)
+    if step is not None:
+        return onehot
     return F.contrib.BilinearResize2D(onehot, like=like, mode="like", align_corners=True)
 
 
-def refine(F, score, label, sp, num_superpixels, num_classes=20):
-    """Refined score (N, C, h, w) from ``score`` S (N, C, h, w), ``label`` (N, C), ``sp`` (N, H, W)."""
+def refine(F, score, label, sp, num_superpixels, num_classes=20, sp_step=None):
+    """Refined score (N, C, h, w) from ``score`` S (N, C, h, w), ``label`` (N, C), ``sp`` (N, H, W);
+    ``sp_step`` as ``step`` of :func:`memberships` (the caller checks the sizes)."""
     score = F.stop_gradient(score)
     s = F.broadcast_mul(score, F.reshape(label, (0, 0, 1, 1)))         # step 1
-    m = F.reshape(memberships(F, sp, s, num_superpixels), (0, 0, -1))  # (N, K, P)
+    m = F.reshape(memberships(F, sp, s, num_superpixels, sp_step), (0, 0, -1))  # (N, K, P)
     flat = F.reshape(s, (0, 0, -1))                                    # (N, C, P)
     pos = F.relu(flat)
     pixel_max = F.maximum(F.max(flat, axis=1, keepdims=True), EPS)     # (N, 1, P), step 3

@@ -248,6 +248,36 @@ def test_hybridized_training_graphs_equal_the_imperative_step(sync, contexts):
                 close(a[group][k], b[group][k], k)
 
 
+@pytest.mark.parametrize("size", [33, 30])
+def test_stage2_samples_the_superpixels_where_exact_and_equals_the_general_graph(size):
+    """A crop of 8k + 1 pixels (33 -> 5) trains through the stage 2 graph that samples the
+    superpixel ids, with the general graph's losses, outputs and gradients bit for bit;
+    other sizes (30 -> 4) use the general graph."""
+    img, sp, y = batch(2, size=size)
+    runs = []
+    for force_general in (False, True):
+        mx.random.seed(3)
+        net = ICDNet(ModelConfig(width=W, max_superpixels=8, dropout=0.0))
+        net.initialize()
+        net.hybridize(static_alloc=True, static_shape=True)
+        if force_general:
+            net._stage2_graph = lambda sp, s_hat, net=net: net._train_stages()[2]
+        outputs = []
+        with autograd.record():
+            losses, _ = net.forward_train([(img, sp, y)], step(), outputs)
+        autograd.backward(losses)
+        used = set(net._sampled.items[0])
+        runs.append((losses[0].asnumpy(), {k: v.asnumpy() for k, v in outputs[0].items()},
+                     {k[len(net.prefix):]: p.grad().asnumpy() for k, p in net.collect_params().items()
+                      if p.grad_req != "null"}))
+        if not force_general:
+            assert used == ({(8, 8)} if size == 33 else set())
+    (la, oa, ga), (lb, ob, gb) = runs
+    assert np.array_equal(la, lb)
+    assert all(np.array_equal(oa[k], ob[k]) for k in oa)
+    assert all(np.array_equal(ga[k], gb[k]) for k in ga) and any(np.abs(g).max() > 0 for g in ga.values())
+
+
 def test_multiscale_and_flip_inference():
     from icd_mx.stages.infer import infer_multiscale
 

@@ -8,7 +8,7 @@ from mxnet import autograd
 import nn_reference as ref
 from icd_mx.config import ModelConfig
 from icd_mx.nn import ICDNet
-from icd_mx.nn.refine import memberships, refine
+from icd_mx.nn.refine import memberships, refine, sampling_step
 from icd_mx.nn.signflip import OP_TYPE, sign_from_state, signflip_stats, signflip_update
 
 rng = np.random.RandomState(1)
@@ -35,6 +35,27 @@ def test_memberships_equal_one_hot_transpose_resize_bit_for_bit():
         sym = memberships(mx.sym, mx.sym.var("sp"), mx.sym.var("like"), 10)
         got = sym.bind(mx.cpu(), {"sp": sp, "like": like}).forward()[0].asnumpy()
         assert np.array_equal(got, want)
+
+
+def test_sampled_memberships_equal_the_resize_bit_for_bit():
+    """Where the align-corners resize samples whole pixels (sampling_step), sampling the
+    ids gives the resize's exact floats: training crops 321 and 161 at stride 8, other
+    integer steps, non-square maps, the same size, ids >= K; refine equal too."""
+    for (hh, ww), (h, w) in (((321, 321), (41, 41)), ((161, 161), (21, 21)), ((45, 33), (12, 5)),
+                             ((33, 33), (5, 5)), ((20, 17), (20, 17))):
+        step = sampling_step((hh, ww), (h, w))
+        assert step == ((hh - 1) // (h - 1), (ww - 1) // (w - 1))
+        sp = mx.nd.array(rng.randint(0, 12, (2, hh, ww)))
+        like = mx.nd.array(rng.randn(2, 20, h, w))
+        want = memberships(mx.nd, sp, like, 10).asnumpy()
+        assert np.array_equal(memberships(mx.nd, sp, like, 10, step).asnumpy(), want)
+        sym = memberships(mx.sym, mx.sym.var("sp"), mx.sym.var("like"), 10, step)
+        assert np.array_equal(sym.bind(mx.cpu(), {"sp": sp, "like": like}).forward()[0].asnumpy(), want)
+        label = mx.nd.array(rng.randint(0, 2, (2, 20)))
+        assert np.array_equal(refine(mx.nd, like, label, sp, 10, sp_step=step).asnumpy(),
+                              refine(mx.nd, like, label, sp, 10).asnumpy())
+    for full, low in (((50, 50), (7, 7)), ((33, 34), (5, 5)), ((9, 9), (1, 1)), ((500, 375), (63, 47))):
+        assert sampling_step(full, low) is None
 
 
 def test_refine_matches_reference():

@@ -224,7 +224,8 @@ class ICDNet(nn.HybridBlock):
 
     # ---- training --------------------------------------------------------
     def hybridize(self, active=True, **kwargs):
-        """Hybridize the inference graph and the two training graphs with the same flags."""
+        """Hybridize the inference graph and the training graphs (:meth:`_train_stages`, and
+        stage 2's sampling variants, :meth:`_stage2_graph`) with the same flags."""
         super().hybridize(active, **kwargs)
         self._hybrid_args = (active, dict(kwargs))
         for stage in self._stages.items + tuple(self._sampled.items[0].values()):
